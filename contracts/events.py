@@ -1,0 +1,32 @@
+"""``OrderCreated``: the event the Order API publishes and both consumers read (SPEC §4).
+
+Consumers ignore fields they do not know, so adding an optional field is not a breaking change;
+anything else is, and needs a new ``schemaVersion`` (the contract gate).
+"""
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from contracts.email_address import EmailAddress
+from contracts.order import MAX_ITEMS, Order, OrderLine
+from contracts.types import CamelModel, Money, OrderId, Timestamp
+
+ORDER_CREATED: Literal["ORDER_CREATED"] = "ORDER_CREATED"
+
+
+class OrderCreated(CamelModel):
+    event_type: Literal["ORDER_CREATED"]
+    schema_version: Literal[1]
+    order_id: OrderId
+    customer_id: str | None
+    customer_name: Annotated[str, Field(min_length=1)]
+    customer_email: EmailAddress
+    items: Annotated[list[OrderLine], Field(min_length=1, max_length=MAX_ITEMS)]
+    total_amount: Money
+    created_at: Timestamp
+
+    @classmethod
+    def from_order(cls, order: Order) -> "OrderCreated":
+        """The event of an accepted order; the order is already valid, so it is not re-checked."""
+        return cls.model_construct(event_type=ORDER_CREATED, schema_version=1, **dict(order))

@@ -1,0 +1,159 @@
+"""``orders up`` as a user runs it: a real process, real HTTP, a real emulator process."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from contracts.sample_data import sample_text
+from tests.support.moto_server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class RunningStack:
+    process: subprocess.Popen[str]
+    api: str
+    aws: str
+    lines: list[str]
+
+
+def start_stack(tmp: Path, *extra: str) -> RunningStack:
+    api_port, aws_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "local.cli",
+            "up",
+            "--port",
+            str(api_port),
+            "--aws-port",
+            str(aws_port),
+            "--outbox",
+            str(tmp / "outbox"),
+            *extra,
+        ],
+        cwd=tmp,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    assert process.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip())
+        if line.startswith("ready: "):
+            return RunningStack(
+                process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}", lines
+            )
+    process.kill()
+    raise AssertionError("stack did not become ready:\n" + "\n".join(lines))
+
+
+def stop_stack(stack: RunningStack) -> tuple[int, str]:
+    stack.process.send_signal(signal.SIGTERM)
+    output, _ = stack.process.communicate(timeout=15)
+    return stack.process.returncode, output
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    running = start_stack(tmp_path_factory.mktemp("stack"))
+    yield running
+    if running.process.poll() is None:
+        stop_stack(running)
+
+
+def post(stack: RunningStack, body: Any, **headers: str) -> requests.Response:
+    data = body if isinstance(body, str | bytes) else json.dumps(body)
+    return requests.post(
+        f"{stack.api}/order",
+        data=data,
+        headers={"Content-Type": "application/json", **headers},
+        timeout=10,
+    )
+
+
+def test_ready_line_names_the_api_emulator_and_outbox(stack: RunningStack) -> None:
+    assert stack.lines[-1].startswith(f"ready: api={stack.api} aws={stack.aws} outbox=")
+
+
+def test_an_order_over_http_is_accepted_and_readable(stack: RunningStack) -> None:
+    response = post(stack, sample_text("order_request.spec_example.json"))
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    order_id = response.json()["orderId"]
+    fetched = requests.get(f"{stack.api}/order/{order_id}", timeout=10)
+    assert fetched.status_code == 200
+    assert fetched.json()["totalAmount"] == "109.97"
+
+
+def test_invalid_json_over_http_is_a_clear_400(stack: RunningStack) -> None:
+    response = post(stack, "{not json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "body"
+
+
+def test_a_body_over_10_kb_is_413_at_the_front(stack: RunningStack) -> None:
+    response = post(stack, "x" * (10 * 1024 + 1))
+    assert response.status_code == 413
+
+
+def test_throttling_answers_429_like_api_gateway(tmp_path: Path) -> None:
+    throttled = start_stack(tmp_path, "--rate", "1", "--burst", "3")
+    try:
+        statuses = [
+            requests.get(
+                f"{throttled.api}/order/0b8f6a52-3c1e-4d57-9a43-6a4c1f3e2b10", timeout=10
+            ).status_code
+            for _ in range(8)
+        ]
+        last = requests.get(f"{throttled.api}/order/x", timeout=10)
+    finally:
+        code, _ = stop_stack(throttled)
+    assert statuses[:3] == [404, 404, 404]
+    assert 429 in statuses[3:]
+    assert 500 not in statuses
+    if last.status_code == 429:
+        assert last.json() == {"message": "Too Many Requests"}
+    assert code == 0
+
+
+def test_sigterm_stops_everything_quickly_and_cleanly(tmp_path: Path) -> None:
+    running = start_stack(tmp_path)
+    started = time.monotonic()
+    code, output = stop_stack(running)
+    assert time.monotonic() - started < 10
+    assert code == 0
+    assert "Traceback" not in output
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{running.aws}/moto-api/data.json", timeout=2)
+
+
+def test_demo_follows_one_order(tmp_path: Path) -> None:
+    running = start_stack(tmp_path, "--demo")
+    assert running.process.stdout is not None
+    demo = [running.process.stdout.readline().rstrip() for _ in range(4)]
+    code, _ = stop_stack(running)
+    assert demo[0].startswith("demo: submitted")
+    assert demo[1].startswith("demo: stored      yes")
+    assert "email queue (1 waiting)" in demo[2]
+    assert "audit queue (1 waiting)" in demo[3]
+    assert code == 0

@@ -1,0 +1,81 @@
+"""``orders`` argument handling and the stage throttle, without starting anything."""
+
+import subprocess
+import sys
+
+import pytest
+
+from local.cli import parser
+from local.throttle import TokenBucket
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["up", "--port", "0"], "0 is not a port number"),
+        (["up", "--port", "70000"], "70000 is not a port number"),
+        (["up", "--port", "http"], "'http' is not a port number"),
+        (["up", "--aws-port", "-1"], "is not a port number"),
+        (["up", "--rate", "0"], "must be greater than 0"),
+        (["up", "--rate", "fast"], "is not a number"),
+        ([], "required: COMMAND"),
+        (["down"], "invalid choice"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parser().parse_args(args)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_every_command_has_help() -> None:
+    for args in (["--help"], ["up", "--help"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "local.cli", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert result.returncode == 0
+        assert "usage: orders" in result.stdout
+
+
+def test_zero_burst_is_refused_before_anything_starts() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "local.cli", "up", "--burst", "0"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--burst must be at least 1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_token_bucket_allows_the_burst_then_the_rate() -> None:
+    clock = Clock()
+    bucket = TokenBucket(rate=10, burst=3, clock=clock)
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+    clock.now = 0.1  # one token refilled
+    assert [bucket.take() for _ in range(2)] == [True, False]
+    clock.now = 100.0  # never more than the burst
+    assert sum(bucket.take() for _ in range(10)) == 3
+
+
+@pytest.mark.parametrize(("rate", "burst"), [(0, 1), (-1, 5), (1, 0)])
+def test_token_bucket_refuses_nonsense(rate: float, burst: int) -> None:
+    with pytest.raises(ValueError, match="rate must be"):
+        TokenBucket(rate, burst)

@@ -11,6 +11,10 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
+## The local stack: emulator, resources, API on :8000, one demo order; Ctrl-C stops it.
+up: $(STAMP)
+	$(BIN)/orders up --demo
+
 ## The whole suite: lint, format, types, tests. Exits non-zero on any failure.
 test: $(STAMP)
 	$(BIN)/ruff check .

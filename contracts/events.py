@@ -16,6 +16,8 @@ ORDER_CREATED: Literal["ORDER_CREATED"] = "ORDER_CREATED"
 
 
 class OrderCreated(CamelModel):
+    # Fields spelled out rather than inherited from Order: the published contract must not
+    # change when the stored-order view does.
     event_type: Literal["ORDER_CREATED"]
     schema_version: Literal[1]
     order_id: OrderId

@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, WithJsonSchema
+from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 
@@ -17,18 +17,16 @@ def _validate_email(value: str) -> str:
     return checked.normalized
 
 
-EmailAddress = Annotated[
-    str,
-    AfterValidator(_validate_email),
-    # JSON Schema cannot say all of RFC 5322; the pattern keeps non-Python consumers close.
-    WithJsonSchema(
-        {
-            "type": "string",
-            "format": "email",
-            "maxLength": 254,
-            "pattern": r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$",
-        }
-    ),
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$"
+_EMAIL_SCHEMA = {"type": "string", "format": "email", "maxLength": 254, "pattern": EMAIL_PATTERN}
+
+# What the API accepts from a client: full RFC 5322 syntax, by email-validator.
+EmailAddress = Annotated[str, AfterValidator(_validate_email), WithJsonSchema(_EMAIL_SCHEMA)]
+
+# What a published contract promises (events, stored views): exactly its schema, no more, so a
+# consumer never refuses an event that the schema allows. The API's check is stricter than this.
+ContractEmail = Annotated[
+    str, StringConstraints(max_length=254, pattern=EMAIL_PATTERN), WithJsonSchema(_EMAIL_SCHEMA)
 ]
 
 

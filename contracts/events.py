@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from contracts.email_address import EmailAddress
+from contracts.email_address import ContractEmail
 from contracts.order import MAX_ITEMS, Order, OrderLine
 from contracts.types import CamelModel, Money, OrderId, Timestamp
 
@@ -23,7 +23,7 @@ class OrderCreated(CamelModel):
     order_id: OrderId
     customer_id: str | None
     customer_name: Annotated[str, Field(min_length=1)]
-    customer_email: EmailAddress
+    customer_email: ContractEmail
     items: Annotated[list[OrderLine], Field(min_length=1, max_length=MAX_ITEMS)]
     total_amount: Money
     created_at: Timestamp

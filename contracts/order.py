@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import Field, StrictInt, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from contracts.email_address import EmailAddress
+from contracts.email_address import ContractEmail, EmailAddress
 from contracts.types import (
     CamelModel,
     CustomerId,
@@ -97,7 +97,7 @@ class Order(CamelModel):
     order_id: OrderId
     customer_id: str | None
     customer_name: Annotated[str, Field(min_length=1)]
-    customer_email: EmailAddress
+    customer_email: ContractEmail
     items: Annotated[list[OrderLine], Field(min_length=1, max_length=MAX_ITEMS)]
     total_amount: Money
     created_at: Timestamp

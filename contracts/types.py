@@ -7,7 +7,7 @@ consumer ever sees a binary float.
 
 import re
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Annotated, Any
 
 from pydantic import (
@@ -25,7 +25,8 @@ from pydantic_core import PydanticCustomError
 
 CENT = Decimal("0.01")
 MAX_PRICE = Decimal("999999.99")
-MONEY_PATTERN = r"^(0|[1-9][0-9]*)\.[0-9]{2}$"
+# Up to 12 integer digits: the largest possible order total (50 × 1000 × 999999.99) has 11.
+MONEY_PATTERN = r"^(0|[1-9][0-9]{0,11})\.[0-9]{2}$"
 UUID4_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
@@ -39,8 +40,10 @@ class CamelModel(BaseModel):
 
 
 def format_money(value: Decimal) -> str:
-    """``Decimal('5')`` → ``'5.00'``: the wire form of money in events and views."""
-    return str(value.quantize(CENT))
+    """``Decimal('5')`` → ``'5.00'``: the wire form of money in events and views. The context is
+    as wide as the value, so no amount is too large to format."""
+    digits = len(value.as_tuple().digits) + max(0, int(value.as_tuple().exponent)) + 3
+    return format(value.quantize(CENT, context=Context(prec=max(28, digits))), "f")
 
 
 def format_timestamp(value: datetime) -> str:

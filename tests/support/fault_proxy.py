@@ -26,6 +26,7 @@ class Fault:
     kind: FaultKind
     remaining: int | None  # None: every time
     delay: float = 0.0
+    match: bytes | None = None  # only requests whose body contains this
 
 
 def _operation(request: web.Request, body: bytes) -> str:
@@ -75,21 +76,28 @@ class FaultProxy:
         return f"http://127.0.0.1:{self.port}"
 
     def inject(
-        self, operation: str, kind: FaultKind, times: int | None = None, delay: float = 0.0
+        self,
+        operation: str,
+        kind: FaultKind,
+        times: int | None = None,
+        delay: float = 0.0,
+        match: str | None = None,
     ) -> None:
+        """Answer ``operation`` with a fault (``times`` times, or always); with ``match``, only
+        requests whose body contains that text (an order id, a table name)."""
         with self._lock:
-            self._faults[operation] = Fault(kind, times, delay)
+            self._faults[operation] = Fault(kind, times, delay, match.encode() if match else None)
 
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
             self.seen.clear()
 
-    def _take_fault(self, operation: str) -> Fault | None:
+    def _take_fault(self, operation: str, body: bytes) -> Fault | None:
         with self._lock:
             self.seen[operation] += 1
             fault = self._faults.get(operation)
-            if fault is None:
+            if fault is None or (fault.match is not None and fault.match not in body):
                 return None
             if fault.remaining is not None:
                 fault.remaining -= 1
@@ -99,7 +107,7 @@ class FaultProxy:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        fault = self._take_fault(_operation(request, body))
+        fault = self._take_fault(_operation(request, body), body)
         if fault is not None:
             if fault.kind == "disconnect":
                 if request.transport is not None:

@@ -1,6 +1,7 @@
 """The committed JSON Schemas agree with the models, and the stored samples with both."""
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -69,6 +70,20 @@ def test_request_samples_match_the_request_schema() -> None:
     for case in sample("order_requests.invalid.json"):
         if case["name"] != "wrong total":  # a cross-field rule JSON Schema cannot express
             assert not request_schema.is_valid(case["body"]), case["name"]
+
+
+def test_money_formats_any_size_exactly() -> None:
+    assert format_money(Decimal("5")) == "5.00"
+    assert format_money(Decimal("1E+2")) == "100.00"
+    assert format_money(Decimal("0.1") + Decimal("0.2")) == "0.30"
+    huge = Decimal("9" * 40 + ".99")
+    assert format_money(huge) == "9" * 40 + ".99"
+
+
+def test_money_strings_are_bounded_in_events() -> None:
+    event = sample("order_created.v1.valid.json") | {"totalAmount": "1" * 13 + ".00"}
+    with pytest.raises(ValidationError):
+        OrderCreated.model_validate(event)
 
 
 @settings(max_examples=50)

@@ -1,0 +1,1 @@
+"""The two downstream workflows of the pipeline, each an SQS-triggered Lambda function."""

@@ -1,0 +1,1 @@
+"""The Audit consumer: one audit record per ``OrderCreated`` event (SPEC §6)."""

@@ -1,0 +1,77 @@
+"""The confirmation email of an order: pure, from the event to a MIME message.
+
+Jinja2 renders both parts; autoescaping is on for the HTML part, so customer data (a
+``<script>`` name, quotes) is shown as text. Header values are built by the standard library's
+``EmailMessage``, which encodes non-ASCII names and refuses header injection.
+"""
+
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from contracts.events import OrderCreated
+from contracts.types import format_money, format_timestamp
+
+TEMPLATES = Path(__file__).parent / "templates"
+_environment = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True)
+class ItemLine:
+    name: str
+    quantity: int
+    price: str
+    subtotal: str
+
+
+def subject(order: OrderCreated) -> str:
+    return f"Order Confirmation - Order #{order.order_id}"
+
+
+def message_id(order: OrderCreated, sender: str) -> str:
+    """Derived from the order, so a duplicate that slips through is recognisable downstream."""
+    domain = sender.rpartition("@")[2] or "orders.local"
+    return f"<order-{order.order_id}@{domain}>"
+
+
+def _single_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def render(order: OrderCreated, sender: str) -> EmailMessage:
+    items = [
+        ItemLine(
+            name=item.product_name or item.product_id,
+            quantity=item.quantity,
+            price=format_money(item.price),
+            subtotal=format_money(item.subtotal),
+        )
+        for item in order.items
+    ]
+    context = {
+        "order": order,
+        "items": items,
+        "total": format_money(order.total_amount),
+        "placed_at": format_timestamp(order.created_at),
+    }
+    message = EmailMessage()
+    message["Subject"] = subject(order)
+    message["From"] = sender
+    local, _, domain = order.customer_email.rpartition("@")
+    message["To"] = Address(
+        display_name=_single_line(order.customer_name), username=local, domain=domain
+    )
+    message["Message-ID"] = message_id(order, sender)
+    message.set_content(_environment.get_template("confirmation.txt").render(context))
+    message.add_alternative(
+        _environment.get_template("confirmation.html").render(context), subtype="html"
+    )
+    return message

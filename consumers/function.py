@@ -1,0 +1,80 @@
+"""What both consumer functions share: one container's loop and clients, the batch processor,
+poison handling, and the Powertools-decorated Lambda entry."""
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, cast
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from consumers.batch import LoopBoundBatchProcessor
+from consumers.poison import DeadLetterForwarder, PoisonMessage, parse_event
+from consumers.settings import ConsumerSettings
+from contracts.events import OrderCreated
+from runtime.aws import AwsClients
+from runtime.loop import LoopRunner
+from runtime.retry import RetryPolicy
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+class ConsumerFunction(ABC):
+    """One Lambda container of a consumer: settings, loop and clients, each made once."""
+
+    def __init__(
+        self, settings: ConsumerSettings, logger: Logger, clients: AwsClients | None = None
+    ):
+        self.settings = settings
+        self.logger = logger
+        self.clients = clients or AwsClients()
+        self.retry = RetryPolicy()
+        self._runner = LoopRunner()
+        self._dead_letters: DeadLetterForwarder | None = None
+
+    @abstractmethod
+    async def process(self, event: OrderCreated, ids: dict[str, str]) -> None:
+        """Do this consumer's work for one event; raise to have the record retried."""
+
+    async def handle_record(self, record: SQSRecord) -> None:
+        try:
+            event = parse_event(record.body)
+        except PoisonMessage as poison:
+            if self._dead_letters is None:
+                self._dead_letters = DeadLetterForwarder(
+                    await self.clients.sqs(),
+                    self.settings.dead_letter_queue_url,
+                    self.retry,
+                    self.logger,
+                )
+            attributes = record.raw_event.get("messageAttributes") or {}
+            await self._dead_letters.forward(
+                record.message_id, record.body, attributes, poison.reason
+            )
+            return
+        # Ids go on each log line rather than through append_keys: the records of a batch run
+        # concurrently, and appended keys are shared by all of them.
+        await self.process(event, {"messageId": record.message_id, "orderId": event.order_id})
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        processor = LoopBoundBatchProcessor(self._runner, self.settings.max_concurrency)
+        with processor(
+            records=event.get("Records") or [], handler=self.handle_record, lambda_context=context
+        ):
+            processor.async_process()
+        return cast(dict[str, Any], processor.response())
+
+    def close(self) -> None:
+        self._runner.run(self.clients.close())
+        self._runner.close()
+
+
+def make_handler(
+    logger: Logger, metrics: Metrics, function: Callable[[], ConsumerFunction]
+) -> Handler:
+    @metrics.log_metrics
+    @logger.inject_lambda_context(clear_state=True)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return function()(event, context)
+
+    return cast(Handler, handler)

@@ -1,0 +1,105 @@
+"""Lambda's SQS event-source mapping, for one machine.
+
+Receives a batch (long polling), hands the handler a real-shaped SQS event, then deletes only
+the records the handler did not list in ``batchItemFailures``; the listed ones stay on the queue
+and come back after the visibility timeout, so the queue's redrive policy moves them to the
+dead-letter queue after its maxReceiveCount, exactly as on AWS. A handler that raises fails the
+whole batch, as Lambda does.
+"""
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from runtime.lambda_context import LocalLambdaContext
+
+if TYPE_CHECKING:
+    from types_aiobotocore_sqs import SQSClient
+    from types_aiobotocore_sqs.type_defs import MessageTypeDef
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def _message_attributes(message: "MessageTypeDef") -> dict[str, Any]:
+    return {
+        name: {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": value["DataType"],
+        }
+        for name, value in message.get("MessageAttributes", {}).items()
+    }
+
+
+def sqs_event(messages: list["MessageTypeDef"], queue_arn: str) -> dict[str, Any]:
+    region = queue_arn.split(":")[3]
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": dict(message.get("Attributes", {})),
+                "messageAttributes": _message_attributes(message),
+                "md5OfBody": message["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for message in messages
+        ]
+    }
+
+
+@dataclass
+class BatchOutcome:
+    received: int = 0
+    failed: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class SqsEventSource:
+    client: "SQSClient"
+    queue_url: str
+    queue_arn: str
+    handler: Handler
+    function_name: str
+    function_timeout: float
+    batch_size: int = 10
+
+    async def poll_once(self, wait_seconds: int = 0) -> BatchOutcome:
+        response = await self.client.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages = response.get("Messages", [])
+        if not messages:
+            return BatchOutcome()
+        outcome = BatchOutcome(received=len(messages))
+        context = LocalLambdaContext(self.function_name, timeout_seconds=self.function_timeout)
+        try:
+            result = await asyncio.to_thread(
+                self.handler, sqs_event(messages, self.queue_arn), context
+            )
+            outcome.failed = [
+                item["itemIdentifier"] for item in result.get("batchItemFailures", [])
+            ]
+        except Exception as exc:  # the whole invocation failed: every record stays on the queue
+            outcome.error = f"{type(exc).__name__}: {exc}"
+            outcome.failed = [message["MessageId"] for message in messages]
+        done = [m for m in messages if m["MessageId"] not in set(outcome.failed)]
+        if done:
+            await self.client.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
+                ],
+            )
+        return outcome

@@ -27,6 +27,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.api_handler; a=$$?; \
 	$(BIN)/python -m tests.benchmarks.cold_start; b=$$?; \
+	$(BIN)/python -m tests.benchmarks.consumer_throughput; \
 	exit $$((a || b))
 
 ## Re-resolve the lock after changing dependencies in pyproject.toml. boto3/botocore are named

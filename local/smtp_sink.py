@@ -6,6 +6,7 @@ paths are exercised against a real server rather than a stub.
 
 import asyncio
 import socket
+import ssl
 import threading
 import uuid
 from email import message_from_bytes, policy
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 
 class OutboxHandler:
@@ -52,12 +53,36 @@ class OutboxHandler:
 
 
 class SmtpSink:
-    def __init__(self, outbox: Path, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        outbox: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        credentials: tuple[str, str] | None = None,
+        tls_context: ssl.SSLContext | None = None,
+    ):
+        """``credentials``: require AUTH with this login; ``tls_context``: offer STARTTLS and
+        require it before mail is accepted."""
         outbox.mkdir(parents=True, exist_ok=True)
         self.handler = OutboxHandler(outbox)
         self.host = host
         self._port = port
+        self._credentials = credentials
+        self._tls_context = tls_context
+        self.logins: list[str] = []
         self._controller: Controller | None = None
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = (
+            self._credentials is not None
+            and isinstance(auth_data, LoginPassword)
+            and (auth_data.login.decode(), auth_data.password.decode()) == self._credentials
+        )
+        if ok:
+            self.logins.append(auth_data.login.decode())
+        return AuthResult(success=ok)
 
     @property
     def outbox(self) -> Path:
@@ -73,6 +98,11 @@ class SmtpSink:
                 probe.bind((self.host, 0))
                 self._port = probe.getsockname()[1]
         kwargs: dict[str, Any] = {"hostname": self.host, "port": self._port}
+        if self._credentials is not None:
+            kwargs |= {"authenticator": self._authenticate, "auth_required": True}
+            kwargs["auth_require_tls"] = self._tls_context is not None
+        if self._tls_context is not None:
+            kwargs |= {"tls_context": self._tls_context, "require_starttls": True}
         self._controller = Controller(self.handler, **kwargs)
         self._controller.start()
         return self

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import Field, model_validator
+from pydantic import Field, FilePath, model_validator
 
 from consumers.email.ledger import Claim, SentEmailLedger
 from consumers.email.rendering import message_id, render
@@ -44,6 +44,8 @@ class EmailSettings(ConsumerSettings):
         Field(default=None, alias="SMTP_SECRET_ARN")
     )
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=50, alias="SMTP_TIMEOUT_SECONDS")
+    # CA certificates to trust for STARTTLS, for relays with a private CA (default: the system's).
+    smtp_ca_bundle: FilePath | None = Field(default=None, alias="SMTP_CA_BUNDLE")
     idempotency_table_name: TableName = Field(alias="IDEMPOTENCY_TABLE_NAME")
 
     @model_validator(mode="after")
@@ -87,6 +89,7 @@ class EmailFunction(ConsumerFunction):
             starttls=settings.smtp_starttls,
             timeout=settings.smtp_timeout_seconds,
             credentials=credentials,
+            ca_bundle=str(settings.smtp_ca_bundle) if settings.smtp_ca_bundle else None,
         )
 
     async def process(self, event: OrderCreated, ids: dict[str, str]) -> None:

@@ -44,12 +44,14 @@ class SmtpTransport:
         starttls: bool,
         timeout: float,
         credentials: SmtpCredentials | None = None,
+        ca_bundle: str | None = None,
     ):
         self._host = host
         self._port = port
         self._starttls = starttls
         self._timeout = timeout
         self._credentials = credentials
+        self._ca_bundle = ca_bundle
 
     async def send(self, message: EmailMessage) -> None:
         await aiosmtplib.send(
@@ -61,6 +63,7 @@ class SmtpTransport:
             timeout=self._timeout,
             username=self._credentials.username if self._credentials else None,
             password=self._credentials.password if self._credentials else None,
+            cert_bundle=self._ca_bundle,
         )
 
 

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from aws_lambda_powertools import Logger
+
 from api.config import ApiSettings
 from api.handler import OrderApiFunction, make_handler
 from api.observability import logger
@@ -69,9 +71,10 @@ class Api:
 
 
 @contextmanager
-def captured_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
-    """The Order API's log lines as parsed JSON, read from the real Powertools handler."""
-    handler = logger.registered_handler
+def captured_logs(source: Logger = logger) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """A component's log lines (the Order API's by default) as parsed JSON, read from the real
+    Powertools handler."""
+    handler = source.registered_handler
     assert isinstance(handler, logging.StreamHandler)
     buffer = io.StringIO()
     previous = handler.setStream(buffer)

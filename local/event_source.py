@@ -71,15 +71,48 @@ class SqsEventSource:
     function_timeout: float
     batch_size: int = 10
 
-    async def poll_once(self, wait_seconds: int = 0) -> BatchOutcome:
+    async def receive(
+        self, wait_seconds: int = 0, window_seconds: float = 0.0
+    ) -> list["MessageTypeDef"]:
+        """Up to a batch of messages: one long poll, then, within the batching window, more
+        receives until the batch is full."""
+        messages = await self._receive(wait_seconds, self.batch_size)
+        deadline = asyncio.get_running_loop().time() + window_seconds
+        while (
+            messages
+            and len(messages) < self.batch_size
+            and asyncio.get_running_loop().time() < deadline
+        ):
+            more = await self._receive(0, self.batch_size - len(messages))
+            if not more:
+                await asyncio.sleep(
+                    min(0.05, max(0.0, deadline - asyncio.get_running_loop().time()))
+                )
+            messages += more
+        return messages
+
+    async def _receive(self, wait_seconds: int, count: int) -> list["MessageTypeDef"]:
         response = await self.client.receive_message(
             QueueUrl=self.queue_url,
-            MaxNumberOfMessages=self.batch_size,
+            MaxNumberOfMessages=count,
             WaitTimeSeconds=wait_seconds,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
-        messages = response.get("Messages", [])
+        return list(response.get("Messages", []))
+
+    async def release(self, messages: list["MessageTypeDef"]) -> None:
+        """Received but not handled (the poller is stopping): visible again at once."""
+        for message in messages:
+            await self.client.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
+
+    async def poll_once(self, wait_seconds: int = 0) -> BatchOutcome:
+        return await self.deliver(await self.receive(wait_seconds))
+
+    async def deliver(self, messages: list["MessageTypeDef"]) -> BatchOutcome:
+        """Invoke the handler with the batch; delete what it did not report as failed."""
         if not messages:
             return BatchOutcome()
         outcome = BatchOutcome(received=len(messages))

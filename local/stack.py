@@ -4,6 +4,7 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -13,12 +14,23 @@ import aiohttp
 from api.config import ApiSettings
 from api.handler import OrderApiFunction, make_handler
 from api.observability import logger as api_logger
+from consumers.audit.handler import AuditFunction, AuditSettings
+from consumers.audit.handler import logger as audit_logger
+from consumers.audit.handler import metrics as audit_metrics
+from consumers.email.handler import EmailFunction, EmailSettings
+from consumers.email.handler import logger as email_logger
+from consumers.email.handler import metrics as email_metrics
+from consumers.function import ConsumerFunction
+from consumers.function import make_handler as make_consumer_handler
 from local.emulator import MotoProcess
+from local.event_source import SqsEventSource
 from local.http_front import ApiGatewayFront, Handler
-from local.provision import Provisioned, provision
+from local.pollers import QueuePoller
+from local.provision import Provisioned, QueueEndpoints, provision
 from local.resources import ResourceNames
+from local.smtp_sink import SmtpSink
 from local.throttle import TokenBucket
-from runtime.aws import AwsClients
+from runtime.aws import AwsClients, long_poll_config
 
 DEMO_ORDER = (
     Path(__file__).resolve().parents[1]
@@ -26,6 +38,10 @@ DEMO_ORDER = (
     / "samples"
     / "order_request.spec_example.json"
 )
+
+
+def _container(function: ConsumerFunction) -> Callable[[], ConsumerFunction]:
+    return lambda: function
 
 
 @dataclass(frozen=True)
@@ -39,6 +55,11 @@ class StackOptions:
     rate: float = 100.0
     burst: int = 200
     containers: int = 4
+    smtp_port: int = 0  # 0: any free port
+    batch_size: int = 10
+    batch_window: float = 0.0
+    pollers_per_queue: int = 2
+    long_poll_seconds: int = 20
 
 
 @dataclass
@@ -48,9 +69,12 @@ class LocalStack:
     endpoint_url: str = ""
     provisioned: Provisioned | None = None
     _moto: MotoProcess | None = None
-    _functions: list[OrderApiFunction] = field(default_factory=list)
+    _functions: list[OrderApiFunction | ConsumerFunction] = field(default_factory=list)
     _front: ApiGatewayFront | None = None
     _log: TextIO | None = None
+    _smtp: SmtpSink | None = None
+    _pollers: list[QueuePoller] = field(default_factory=list)
+    _poll_clients: AwsClients | None = None
 
     @property
     def api_url(self) -> str:
@@ -65,7 +89,8 @@ class LocalStack:
         self.options.log_dir.mkdir(parents=True, exist_ok=True)
         path = self.options.log_dir / "functions.log"
         self._log = path.open("a", encoding="utf-8", buffering=1)
-        api_logger.registered_handler.setStream(self._log)  # type: ignore[attr-defined]
+        for logger in (api_logger, email_logger, audit_logger):
+            logger.registered_handler.setStream(self._log)  # type: ignore[attr-defined]
         sys.stdout = self._log
         return path
 
@@ -106,7 +131,70 @@ class LocalStack:
             handlers.append(make_handler(lambda f=function: f))  # type: ignore[misc]
         self._front = ApiGatewayFront(handlers, TokenBucket(opts.rate, opts.burst))
         await self._front.start(opts.host, opts.port)
+        self._smtp = SmtpSink(opts.outbox, host=opts.host, port=opts.smtp_port).start()
+        await self._start_consumers(self.provisioned)
         self.say(f"ready: api={self.api_url} aws={self.endpoint_url} outbox={opts.outbox}")
+
+    async def _start_consumers(self, provisioned: Provisioned) -> None:
+        """One consumer container per poller slot, as Lambda runs one batch per container."""
+        if self._smtp is None:
+            raise RuntimeError("the SMTP sink must run before the consumers")
+        names = provisioned.names
+        self._poll_clients = AwsClients(
+            endpoint_url=self.endpoint_url, config=long_poll_config(self.options.long_poll_seconds)
+        )
+        sqs = await self._poll_clients.sqs()
+        email_settings = EmailSettings.model_validate(
+            {
+                "EMAIL_FROM": os.environ.get("EMAIL_FROM", "orders@shop.example.com"),
+                "SMTP_HOST": self._smtp.host,
+                "SMTP_PORT": str(self._smtp.port),
+                "IDEMPOTENCY_TABLE_NAME": names.idempotency_table,
+                "DEAD_LETTER_QUEUE_URL": provisioned.email.dlq_url,
+            }
+        )
+        audit_settings = AuditSettings.model_validate(
+            {
+                "AUDIT_TABLE_NAME": names.audit_table,
+                "DEAD_LETTER_QUEUE_URL": provisioned.audit.dlq_url,
+            }
+        )
+        opts = self.options
+        for _ in range(opts.pollers_per_queue):
+            email = EmailFunction(email_settings, AwsClients(endpoint_url=self.endpoint_url))
+            audit = AuditFunction(audit_settings, AwsClients(endpoint_url=self.endpoint_url))
+            self._functions += [email, audit]
+            email_entry = make_consumer_handler(email_logger, email_metrics, _container(email))
+            audit_entry = make_consumer_handler(audit_logger, audit_metrics, _container(audit))
+            self._pollers.append(
+                self._poller(sqs, provisioned.email, email_entry, "email-consumer", 60.0)
+            )
+            self._pollers.append(
+                self._poller(sqs, provisioned.audit, audit_entry, "audit-consumer", 30.0)
+            )
+        for poller in self._pollers:
+            poller.start()
+
+    def _poller(
+        self, sqs: Any, queue: QueueEndpoints, entry: Handler, name: str, timeout: float
+    ) -> QueuePoller:
+        opts = self.options
+        source = SqsEventSource(
+            client=sqs,
+            queue_url=queue.url,
+            queue_arn=queue.arn,
+            handler=entry,
+            function_name=name,
+            function_timeout=timeout,
+            batch_size=opts.batch_size,
+        )
+        return QueuePoller(
+            source,
+            on_error=lambda error: self.say(f"poller {name}: {error}"),
+            concurrency=1,
+            wait_seconds=opts.long_poll_seconds,
+            window_seconds=opts.batch_window,
+        )
 
     async def demo(self) -> bool:
         """Submit one sample order and follow it through each step that exists."""
@@ -126,25 +214,61 @@ class LocalStack:
             async with http.get(f"{self.api_url}/order/{order_id}") as response:
                 stored = response.status == 200
             self.say(f"demo: stored      {'yes' if stored else 'NO'} (GET /order/{order_id})")
+        self.say(
+            f"demo: published   OrderCreated to {self.provisioned.topic_arn.rsplit(':', 1)[-1]}"
+        )
         clients = AwsClients(endpoint_url=self.endpoint_url)
         try:
-            sqs = await clients.sqs()
-            for label, queue in (
-                ("email", self.provisioned.email),
-                ("audit", self.provisioned.audit),
-            ):
-                attributes = await sqs.get_queue_attributes(
-                    QueueUrl=queue.url, AttributeNames=["ApproximateNumberOfMessages"]
-                )
-                waiting = attributes["Attributes"]["ApproximateNumberOfMessages"]
-                self.say(f"demo: published   OrderCreated on the {label} queue ({waiting} waiting)")
+            email = await self._wait_for(lambda: self._email_file(order_id))
+            self.say(f"demo: emailed     {email or 'NO (not within 30 s)'}")
+            audit = await self._wait_for(lambda: self._audit_id(clients, order_id))
+            self.say(
+                f"demo: audited     {('AuditId ' + audit) if audit else 'NO (not within 30 s)'}"
+            )
         finally:
             await clients.close()
-        return stored
+        return stored and email is not None and audit is not None
+
+    async def _wait_for(
+        self, probe: Callable[[], Awaitable[str | None]], within: float = 30.0
+    ) -> str | None:
+        """Poll ``probe`` with backoff until it finds something or ``within`` seconds pass."""
+        deadline = asyncio.get_running_loop().time() + within
+        pause = 0.05
+        while True:
+            found = await probe()
+            if found is not None or asyncio.get_running_loop().time() > deadline:
+                return found
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+    async def _email_file(self, order_id: str) -> str | None:
+        subject = f"Subject: Order Confirmation - Order #{order_id}".encode()
+        for path in self.options.outbox.glob("*.eml"):
+            if subject in path.read_bytes():
+                return str(path)
+        return None
+
+    async def _audit_id(self, clients: AwsClients, order_id: str) -> str | None:
+        if self.provisioned is None:
+            return None
+        response = await (await clients.dynamodb()).query(
+            TableName=self.provisioned.names.audit_table,
+            IndexName="OrderIdIndex",
+            KeyConditionExpression="OrderId = :o",
+            ExpressionAttributeValues={":o": {"S": order_id}},
+        )
+        items = response.get("Items", [])
+        return items[0]["AuditId"]["S"] if items else None
 
     async def stop(self) -> None:
         if self._front is not None:
             await self._front.stop()
+        await asyncio.gather(*(poller.stop() for poller in self._pollers))
+        if self._poll_clients is not None:
+            await self._poll_clients.close()
+        if self._smtp is not None:
+            self._smtp.stop()
         for function in self._functions:
             await asyncio.to_thread(function.close)
         if self._moto is not None:

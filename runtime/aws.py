@@ -70,6 +70,14 @@ DEFAULT_CONFIG = AioConfig(
 )
 
 
+def long_poll_config(wait_seconds: int) -> AioConfig:
+    """For SQS long polls: the read timeout must outlast the wait, or the client gives up while
+    the server still holds the receive, and a message arriving then is taken by the abandoned
+    request and stays invisible for the whole visibility timeout."""
+    merged: AioConfig = DEFAULT_CONFIG.merge(AioConfig(read_timeout=wait_seconds + 10))
+    return merged
+
+
 class AwsClients:
     """Lazily opened aioboto3 clients sharing one session; close() releases them all."""
 

@@ -147,13 +147,53 @@ def test_sigterm_stops_everything_quickly_and_cleanly(tmp_path: Path) -> None:
         requests.get(f"{running.aws}/moto-api/data.json", timeout=2)
 
 
-def test_demo_follows_one_order(tmp_path: Path) -> None:
+def test_demo_follows_one_order_through_every_step(tmp_path: Path) -> None:
     running = start_stack(tmp_path, "--demo")
     assert running.process.stdout is not None
-    demo = [running.process.stdout.readline().rstrip() for _ in range(4)]
+    demo = [running.process.stdout.readline().rstrip() for _ in range(5)]
     code, _ = stop_stack(running)
+    order_id = demo[0].rsplit(" ", 1)[-1]
     assert demo[0].startswith("demo: submitted")
     assert demo[1].startswith("demo: stored      yes")
-    assert "email queue (1 waiting)" in demo[2]
-    assert "audit queue (1 waiting)" in demo[3]
+    assert demo[2].startswith("demo: published")
+    assert demo[3].startswith("demo: emailed")
+    assert demo[3].endswith(".eml")
+    assert demo[4] == f"demo: audited     AuditId {order_id}#ORDER_CREATED"
     assert code == 0
+
+
+def wait_for(probe: Any, within: float = 20.0) -> Any:
+    """Bounded polling with backoff, never a fixed sleep."""
+    deadline, pause = time.monotonic() + within, 0.05
+    while True:
+        found = probe()
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
+
+
+def test_a_posted_order_is_emailed_and_audited_within_seconds(
+    stack: RunningStack, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import boto3
+
+    response = post(stack, sample_text("order_request.spec_example.json"))
+    assert response.status_code == 200
+    order_id = response.json()["orderId"]
+    outbox = Path(
+        next(line for line in stack.lines if line.startswith("ready:")).rsplit("outbox=", 1)[1]
+    )
+    subject = f"Subject: Order Confirmation - Order #{order_id}".encode()
+    emails = wait_for(lambda: [p for p in outbox.glob("*.eml") if subject in p.read_bytes()])
+    assert len(emails) == 1
+    dynamodb = boto3.client("dynamodb", endpoint_url=stack.aws, region_name="us-east-1")
+    audit = wait_for(
+        lambda: dynamodb.query(
+            TableName="dev-AuditLogs",
+            IndexName="OrderIdIndex",
+            KeyConditionExpression="OrderId = :o",
+            ExpressionAttributeValues={":o": {"S": order_id}},
+        )["Items"]
+    )
+    assert [item["AuditId"]["S"] for item in audit] == [f"{order_id}#ORDER_CREATED"]

@@ -7,6 +7,7 @@ between send and delete, that message is sent again on the next redrive; both co
 recognise a redelivered event, so it is not processed twice.
 """
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -110,6 +111,7 @@ class DeadLetterQueue:
     async def redrive(self) -> RedriveResult:
         """Move every dead letter back to the source queue. With StartMessageMoveTask the move
         runs on in AWS after this returns, and ``moved`` counts what was queued at the start."""
+        cutoff_ms = int(time.time() * 1000)
         depth = await self.depth()
         try:
             await self._client.start_message_move_task(
@@ -120,12 +122,29 @@ class DeadLetterQueue:
             # Not offered by this endpoint (moto answers 500): the manual move is correct
             # everywhere, so any refusal falls back to it.
             self.fallback_reason = f"StartMessageMoveTask unavailable ({error_code(exc)})"
-        return RedriveResult(moved=await self._move_one_by_one(), method="receive-send-delete")
+        return RedriveResult(
+            moved=await self._move_one_by_one(cutoff_ms), method="receive-send-delete"
+        )
 
-    async def _move_one_by_one(self) -> int:
+    async def _move_one_by_one(self, cutoff_ms: int) -> int:
+        """Move the messages that were dead letters when the redrive began. Messages that
+        arrived later (a poison message sent straight back by its consumer, say) are left for
+        the next redrive, so a redrive always ends."""
         moved = 0
         while batch := await self._receive(MOVE_VISIBILITY_SECONDS):
+            earlier = [
+                m
+                for m in batch
+                if int(m.get("Attributes", {}).get("SentTimestamp", "0")) <= cutoff_ms
+            ]
             for message in batch:
+                if message not in earlier:
+                    await self._client.change_message_visibility(
+                        QueueUrl=self.dlq_url,
+                        ReceiptHandle=message["ReceiptHandle"],
+                        VisibilityTimeout=0,
+                    )
+            for message in earlier:
                 await self._client.send_message(
                     QueueUrl=self.source_url,
                     MessageBody=message["Body"],
@@ -136,4 +155,6 @@ class DeadLetterQueue:
                     QueueUrl=self.dlq_url, ReceiptHandle=message["ReceiptHandle"]
                 )
                 moved += 1
+            if not earlier:
+                break
         return moved

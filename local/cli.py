@@ -2,11 +2,21 @@
 
 import argparse
 import asyncio
+import os
+import re
 import signal
 import sys
+import urllib.parse
 from pathlib import Path
 
+import aiohttp
+from botocore.exceptions import BotoCoreError, ClientError
+
+from contracts.types import UUID4_PATTERN
+from local import operations
 from local.emulator import EmulatorError
+from local.operations import Target
+from local.resources import ResourceNames
 from local.stack import LocalStack, StackOptions
 from runtime.config import ConfigError
 
@@ -31,6 +41,37 @@ def positive(text: str) -> float:
     return value
 
 
+def count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"{value} is out of range (1-100000)")
+    return value
+
+
+def http_url(text: str) -> str:
+    parsed = urllib.parse.urlsplit(text)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL")
+    return text.rstrip("/")
+
+
+def order_id(text: str) -> str:
+    if not re.fullmatch(UUID4_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an order id (a lowercase UUID4)")
+    return text
+
+
+def env_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,30}", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an environment name (letters, digits, -)"
+        )
+    return text
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="orders", description="The order pipeline on one machine.")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -49,6 +90,53 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--demo", action="store_true", help="submit one sample order and show its steps"
     )
+
+    def target_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--api", type=http_url, default="http://127.0.0.1:8000", help="API base URL"
+        )
+        command.add_argument(
+            "--aws",
+            type=http_url,
+            default=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+            help="AWS endpoint (default $AWS_ENDPOINT_URL, else the local emulator)",
+        )
+        command.add_argument(
+            "--env", type=env_name, default="dev", help="resource name prefix (default dev)"
+        )
+
+    submit = commands.add_parser(
+        "submit",
+        help="send sample orders and count how many reach each step",
+        description="Send sample orders at a steady rate, then report how many were accepted, emailed and audited.",
+    )
+    target_options(submit)
+    submit.add_argument("--count", type=count, default=10, help="how many orders (default 10)")
+    submit.add_argument(
+        "--rate", type=positive, default=10.0, help="orders per second (default 10)"
+    )
+
+    status = commands.add_parser(
+        "status",
+        help="an order, its audit records and whether its email was sent",
+        description="Show an order as stored, its audit records (via the OrderIdIndex GSI) and its email.",
+    )
+    status.add_argument("order_id", type=order_id, metavar="ORDER_ID")
+    target_options(status)
+
+    dlq = commands.add_parser(
+        "dlq",
+        help="list or redrive dead letters",
+        description="List the dead letters of a consumer's queue, or move them back to it.",
+    )
+    dlq.add_argument("action", choices=["list", "redrive"])
+    dlq.add_argument(
+        "--queue",
+        choices=["email", "audit"],
+        default="email",
+        help="which consumer (default email)",
+    )
+    target_options(dlq)
     return root
 
 
@@ -83,11 +171,35 @@ async def run_up(args: argparse.Namespace) -> int:
         await stack.stop()
 
 
+async def run_operation(args: argparse.Namespace) -> int:
+    target = Target(api=args.api, aws=args.aws, names=ResourceNames(args.env))
+    try:
+        if args.command == "status":
+            return await operations.status(target, args.order_id, sys.stdout)
+        if args.command == "dlq":
+            return await operations.dlq(target, args.action, args.queue, sys.stdout)
+        return await operations.submit(target, args.count, args.rate, sys.stdout)
+    except (aiohttp.ClientError, OSError) as exc:
+        print(
+            f"orders {args.command}: cannot reach the stack ({exc}); is `orders up` running?",
+            file=sys.stderr,
+        )
+        return 1
+    except (BotoCoreError, ClientError) as exc:
+        print(f"orders {args.command}: AWS call failed: {exc}", file=sys.stderr)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "up":
         return asyncio.run(run_up(args))
-    return 2
+    if urllib.parse.urlsplit(args.aws).hostname in ("127.0.0.1", "localhost", "::1"):
+        # The local emulator takes any credentials; a real account keeps its own chain.
+        for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+            os.environ.setdefault(name, value)
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    return asyncio.run(run_operation(args))
 
 
 if __name__ == "__main__":

@@ -197,3 +197,82 @@ def test_a_posted_order_is_emailed_and_audited_within_seconds(
         )["Items"]
     )
     assert [item["AuditId"]["S"] for item in audit] == [f"{order_id}#ORDER_CREATED"]
+
+
+def orders(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "local.cli", *args, "--api", stack.api, "--aws", stack.aws],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_orders_submit_counts_every_step(stack: RunningStack) -> None:
+    result = orders(stack, "submit", "--count", "8", "--rate", "20")
+    assert result.returncode == 0, result.stderr
+    assert "HTTP 200: 8" in result.stdout
+    assert "submitted 8  accepted 8  emailed 8  audited 8" in result.stdout
+
+
+def test_orders_status_shows_each_step(stack: RunningStack) -> None:
+    order_id = post(stack, sample_text("order_request.spec_example.json")).json()["orderId"]
+
+    def emailed() -> str | None:
+        result = orders(stack, "status", order_id)
+        return result.stdout if "email     sent" in result.stdout else None
+
+    shown = wait_for(emailed)
+    assert f"order     {order_id}  stored  total 109.97" in shown
+    assert f"{order_id}#ORDER_CREATED at" in shown
+    missing = orders(stack, "status", "0b8f6a52-3c1e-4d57-9a43-6a4c1f3e2b10")
+    assert missing.returncode == 1
+    assert "404" in missing.stdout
+
+
+def test_orders_dlq_lists_and_redrives(stack: RunningStack) -> None:
+    import boto3
+
+    sqs = boto3.client("sqs", endpoint_url=stack.aws, region_name="us-east-1")
+    dlq_url = sqs.get_queue_url(QueueName="dev-OrderAuditDLQ")["QueueUrl"]
+    sqs.send_message(
+        QueueUrl=dlq_url, MessageBody='{"not": "an event", "to": "john.doe@example.com"}'
+    )
+    listed = orders(stack, "dlq", "list", "--queue", "audit")
+    assert "dev-OrderAuditDLQ: 1 message(s)" in listed.stdout
+    assert "j***@example.com" in listed.stdout
+    assert "john.doe@example.com" not in listed.stdout
+    redriven = orders(stack, "dlq", "redrive", "--queue", "audit")
+    assert "moved 1 message(s) to dev-OrderAuditQueue" in redriven.stdout
+    # back on the source queue it is poison again: the consumer returns it to the DLQ at once
+    relisted = wait_for(
+        lambda: (
+            "1 message(s)" in (r := orders(stack, "dlq", "list", "--queue", "audit")).stdout and r
+        )
+    )
+    assert relisted
+
+
+def test_commands_say_when_the_stack_is_not_running() -> None:
+    port = free_port()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "local.cli",
+            "status",
+            "0b8f6a52-3c1e-4d57-9a43-6a4c1f3e2b10",
+            "--api",
+            f"http://127.0.0.1:{port}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "is `orders up` running?" in result.stderr
+    assert "Traceback" not in result.stderr

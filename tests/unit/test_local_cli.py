@@ -20,6 +20,14 @@ from local.throttle import TokenBucket
         (["up", "--rate", "fast"], "is not a number"),
         ([], "required: COMMAND"),
         (["down"], "invalid choice"),
+        (["submit", "--count", "0"], "out of range"),
+        (["submit", "--count", "ten"], "is not a whole number"),
+        (["submit", "--api", "ftp://x"], "is not an http(s) URL"),
+        (["submit", "--env", "../etc"], "is not an environment name"),
+        (["status"], "ORDER_ID"),
+        (["status", "'; drop table"], "is not an order id"),
+        (["dlq", "purge"], "invalid choice"),
+        (["dlq", "list", "--queue", "billing"], "invalid choice"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(
@@ -32,7 +40,13 @@ def test_bad_arguments_exit_2_with_a_message(
 
 
 def test_every_command_has_help() -> None:
-    for args in (["--help"], ["up", "--help"]):
+    for args in (
+        ["--help"],
+        ["up", "--help"],
+        ["submit", "--help"],
+        ["status", "--help"],
+        ["dlq", "--help"],
+    ):
         result = subprocess.run(
             [sys.executable, "-m", "local.cli", *args],
             capture_output=True,

@@ -1,0 +1,182 @@
+"""What ``orders status``, ``orders submit`` and ``orders dlq`` do, against a running stack."""
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import aiohttp
+
+from consumers.audit.writer import AuditWriter
+from consumers.dead_letters import DeadLetterQueue
+from consumers.email.ledger import SentEmailLedger
+from contracts.sample_data import sample
+from local.resources import ResourceNames
+from runtime.aws import AwsClients
+from runtime.logs import mask_emails
+from runtime.retry import RetryPolicy
+
+
+@dataclass(frozen=True)
+class Target:
+    api: str
+    aws: str
+    names: ResourceNames
+
+
+class Steps:
+    """Where an order is in the pipeline, read from the stores each step writes."""
+
+    def __init__(self, clients: AwsClients, names: ResourceNames):
+        self._clients = clients
+        self._names = names
+
+    async def audit_records(self, order_id: str) -> list[dict[str, Any]]:
+        writer = AuditWriter(await self._clients.dynamodb(), self._names.audit_table, RetryPolicy())
+        return await writer.records_of(order_id)
+
+    async def emailed(self, order_id: str) -> bool:
+        ledger = SentEmailLedger(
+            await self._clients.dynamodb(), self._names.idempotency_table, RetryPolicy(), 0
+        )
+        return await ledger.was_sent(order_id)
+
+
+async def status(target: Target, order_id: str, out: TextIO) -> int:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{target.api}/order/{order_id}") as response,
+    ):
+        body = await response.json(content_type=None)
+    if response.status != 200:
+        print(
+            f"order     {order_id}: {response.status} {body.get('error') or body.get('message')}",
+            file=out,
+        )
+        return 1
+    print(
+        f"order     {order_id}  stored  total {body['totalAmount']}  created {body['createdAt']}",
+        file=out,
+    )
+    clients = AwsClients(endpoint_url=target.aws)
+    try:
+        steps = Steps(clients, target.names)
+        records = await steps.audit_records(order_id)
+        print(f"audit     {len(records)} record(s)", file=out)
+        for record in records:
+            print(f"          {record['AuditId']['S']} at {record['Timestamp']['S']}", file=out)
+        print(
+            f"email     {'sent' if await steps.emailed(order_id) else 'not sent (yet)'}", file=out
+        )
+    finally:
+        await clients.close()
+    return 0
+
+
+def _dead_letter_queue(
+    sqs: Any, names: ResourceNames, queue: str, endpoints: dict[str, str]
+) -> DeadLetterQueue:
+    spec = names.email_queue if queue == "email" else names.audit_queue
+    return DeadLetterQueue(
+        sqs,
+        endpoints[spec.dlq_name],
+        endpoints[spec.dlq_name + ":arn"],
+        endpoints[spec.name],
+        endpoints[spec.name + ":arn"],
+    )
+
+
+async def dlq(target: Target, action: str, queue: str, out: TextIO) -> int:
+    clients = AwsClients(endpoint_url=target.aws)
+    try:
+        sqs = await clients.sqs()
+        spec = target.names.email_queue if queue == "email" else target.names.audit_queue
+        endpoints: dict[str, str] = {}
+        for name in (spec.name, spec.dlq_name):
+            url = (await sqs.get_queue_url(QueueName=name))["QueueUrl"]
+            arn = (await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"]))[
+                "Attributes"
+            ]["QueueArn"]
+            endpoints[name], endpoints[name + ":arn"] = url, arn
+        dead = _dead_letter_queue(sqs, target.names, queue, endpoints)
+        if action == "list":
+            letters = await dead.list()
+            print(f"{spec.dlq_name}: {len(letters)} message(s)", file=out)
+            for letter in letters:
+                reason = letter.attributes.get("deadLetterReason", "failed 3 receives")
+                print(f"  {letter.message_id}  receives={letter.receive_count}  {reason}", file=out)
+                print(f"    {mask_emails(letter.body)[:300]}", file=out)
+            return 0
+        result = await dead.redrive()
+        print(
+            f"{spec.dlq_name}: moved {result.moved} message(s) to {spec.name} ({result.method})",
+            file=out,
+        )
+        return 0
+    finally:
+        await clients.close()
+
+
+def _progress(done: int, total: int, out: TextIO) -> None:
+    width = 30
+    filled = width * done // total
+    print(
+        f"\rsubmitting [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+        end="",
+        file=out,
+        flush=True,
+    )
+
+
+async def submit(target: Target, count: int, rate: float, out: TextIO, within: float = 60.0) -> int:
+    """Send ``count`` sample orders at ``rate`` per second, then count how many reached each
+    step (bounded polling, ``within`` seconds at most)."""
+    template = sample("order_request.spec_example.json")
+    statuses: Counter[int] = Counter()
+    accepted: list[str] = []
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as http:
+
+        async def one(n: int) -> None:
+            body = template | {"customerId": f"CUST-LOAD-{n}"}
+            try:
+                async with http.post(f"{target.api}/order", json=body) as response:
+                    statuses[response.status] += 1
+                    if response.status == 200:
+                        accepted.append((await response.json())["orderId"])
+            except aiohttp.ClientError:
+                statuses[0] += 1
+
+        tasks = []
+        for n in range(count):
+            await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
+            tasks.append(asyncio.create_task(one(n)))
+            _progress(n + 1, count, out)
+        await asyncio.gather(*tasks)
+    print(file=out)
+    for status_code, seen in sorted(statuses.items()):
+        print(f"  HTTP {status_code or 'connection error'}: {seen}", file=out)
+    clients = AwsClients(endpoint_url=target.aws)
+    try:
+        steps = Steps(clients, target.names)
+        emailed: set[str] = set()
+        audited: set[str] = set()
+        deadline, pause = time.monotonic() + within, 0.2
+        while time.monotonic() < deadline and (
+            len(emailed) < len(accepted) or len(audited) < len(accepted)
+        ):
+            for order_id in accepted:
+                if order_id not in emailed and await steps.emailed(order_id):
+                    emailed.add(order_id)
+                if order_id not in audited and await steps.audit_records(order_id):
+                    audited.add(order_id)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
+    finally:
+        await clients.close()
+    print(
+        f"submitted {count}  accepted {len(accepted)}  emailed {len(emailed)}  audited {len(audited)}",
+        file=out,
+    )
+    return 0 if len(emailed) == len(audited) == len(accepted) else 1

@@ -41,6 +41,13 @@ def positive(text: str) -> float:
     return value
 
 
+def smtp_server(text: str) -> tuple[str, int]:
+    host, sep, number = text.rpartition(":")
+    if not sep or not host:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return host, port(number)
+
+
 def count(text: str) -> int:
     try:
         value = int(text)
@@ -89,6 +96,13 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--burst", type=int, default=200, help="stage throttling burst")
     up.add_argument(
         "--demo", action="store_true", help="submit one sample order and show its steps"
+    )
+
+    up.add_argument(
+        "--smtp",
+        type=smtp_server,
+        metavar="HOST:PORT",
+        help="send email through this SMTP server instead of the embedded sink and its outbox",
     )
 
     def target_options(command: argparse.ArgumentParser) -> None:
@@ -151,6 +165,7 @@ async def run_up(args: argparse.Namespace) -> int:
         outbox=args.outbox,
         rate=args.rate,
         burst=args.burst,
+        external_smtp=args.smtp,
     )
     stack = LocalStack(options)
     stopping = asyncio.Event()

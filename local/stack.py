@@ -56,6 +56,8 @@ class StackOptions:
     burst: int = 200
     containers: int = 4
     smtp_port: int = 0  # 0: any free port
+    # An SMTP server of your own (host, port) instead of the embedded sink and its outbox.
+    external_smtp: tuple[str, int] | None = None
     batch_size: int = 10
     batch_window: float = 0.0
     pollers_per_queue: int = 2
@@ -131,14 +133,17 @@ class LocalStack:
             handlers.append(make_handler(lambda f=function: f))  # type: ignore[misc]
         self._front = ApiGatewayFront(handlers, TokenBucket(opts.rate, opts.burst))
         await self._front.start(opts.host, opts.port)
-        self._smtp = SmtpSink(opts.outbox, host=opts.host, port=opts.smtp_port).start()
-        await self._start_consumers(self.provisioned)
-        self.say(f"ready: api={self.api_url} aws={self.endpoint_url} outbox={opts.outbox}")
+        if opts.external_smtp is None:
+            self._smtp = SmtpSink(opts.outbox, host=opts.host, port=opts.smtp_port).start()
+            smtp, mail = (self._smtp.host, self._smtp.port), f"outbox={opts.outbox}"
+        else:
+            smtp = opts.external_smtp
+            mail = f"smtp={smtp[0]}:{smtp[1]}"
+        await self._start_consumers(self.provisioned, smtp)
+        self.say(f"ready: api={self.api_url} aws={self.endpoint_url} {mail}")
 
-    async def _start_consumers(self, provisioned: Provisioned) -> None:
+    async def _start_consumers(self, provisioned: Provisioned, smtp: tuple[str, int]) -> None:
         """One consumer container per poller slot, as Lambda runs one batch per container."""
-        if self._smtp is None:
-            raise RuntimeError("the SMTP sink must run before the consumers")
         names = provisioned.names
         self._poll_clients = AwsClients(
             endpoint_url=self.endpoint_url, config=long_poll_config(self.options.long_poll_seconds)
@@ -147,8 +152,8 @@ class LocalStack:
         email_settings = EmailSettings.model_validate(
             {
                 "EMAIL_FROM": os.environ.get("EMAIL_FROM", "orders@shop.example.com"),
-                "SMTP_HOST": self._smtp.host,
-                "SMTP_PORT": str(self._smtp.port),
+                "SMTP_HOST": smtp[0],
+                "SMTP_PORT": str(smtp[1]),
                 "IDEMPOTENCY_TABLE_NAME": names.idempotency_table,
                 "DEAD_LETTER_QUEUE_URL": provisioned.email.dlq_url,
             }

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qs
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientError, ClientSession, web
 
 from tests.support.moto_server import free_port
 
@@ -119,18 +119,22 @@ class FaultProxy:
                 return _error(request, fault.kind)
         assert self._session is not None
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
-        async with self._session.request(
-            request.method, self.upstream + request.path_qs, headers=headers, data=body
-        ) as upstream:
-            payload = await upstream.read()
-            out = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_HEADERS}
-            return web.Response(status=upstream.status, body=payload, headers=out)
+        try:
+            async with self._session.request(
+                request.method, self.upstream + request.path_qs, headers=headers, data=body
+            ) as upstream:
+                payload = await upstream.read()
+                out = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_HEADERS}
+                return web.Response(status=upstream.status, body=payload, headers=out)
+        except ClientError:  # moto went away (shutdown): answer as a gateway would
+            return web.Response(status=502, text="upstream unavailable")
 
     async def _start(self) -> None:
         self._session = ClientSession(auto_decompress=False)
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        # In-flight requests (long polls held open by moto) must not hold up a stop.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 

@@ -28,7 +28,8 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.api_handler; a=$$?; \
 	$(BIN)/python -m tests.benchmarks.cold_start; b=$$?; \
 	$(BIN)/python -m tests.benchmarks.consumer_throughput; \
-	exit $$((a || b))
+	$(BIN)/python -m tests.benchmarks.end_to_end; c=$$?; \
+	exit $$((a || b || c))
 
 ## Re-resolve the lock after changing dependencies in pyproject.toml. boto3/botocore are named
 ## at aiobotocore's pinned version: left free, pip backtracks through boto3 releases for minutes.

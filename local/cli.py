@@ -48,6 +48,23 @@ def smtp_server(text: str) -> tuple[str, int]:
     return host, port(number)
 
 
+def batch_size(text: str) -> int:
+    value = count(text)
+    if value > 10:
+        raise argparse.ArgumentTypeError(f"{value} is more than SQS's 10 messages a receive")
+    return value
+
+
+def window(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 300:
+        raise argparse.ArgumentTypeError(f"{value} is out of range (0-300 seconds)")
+    return value
+
+
 def count(text: str) -> int:
     try:
         value = int(text)
@@ -103,6 +120,19 @@ def parser() -> argparse.ArgumentParser:
         type=smtp_server,
         metavar="HOST:PORT",
         help="send email through this SMTP server instead of the embedded sink and its outbox",
+    )
+
+    up.add_argument(
+        "--batch-size",
+        type=batch_size,
+        default=10,
+        help="SQS batch size per invocation (1-10, default 10)",
+    )
+    up.add_argument(
+        "--batch-window",
+        type=window,
+        default=0.0,
+        help="seconds to fill a batch before invoking (0-300, default 0)",
     )
 
     def target_options(command: argparse.ArgumentParser) -> None:
@@ -166,6 +196,8 @@ async def run_up(args: argparse.Namespace) -> int:
         rate=args.rate,
         burst=args.burst,
         external_smtp=args.smtp,
+        batch_size=args.batch_size,
+        batch_window=args.batch_window,
     )
     stack = LocalStack(options)
     stopping = asyncio.Event()

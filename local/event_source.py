@@ -9,6 +9,7 @@ whole batch, as Lambda does.
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +71,8 @@ class SqsEventSource:
     function_name: str
     function_timeout: float
     batch_size: int = 10
+    # Where the function runs; the local stack gives each poller a thread of its own.
+    executor: ThreadPoolExecutor | None = None
 
     async def receive(
         self, wait_seconds: int = 0, window_seconds: float = 0.0
@@ -118,8 +121,8 @@ class SqsEventSource:
         outcome = BatchOutcome(received=len(messages))
         context = LocalLambdaContext(self.function_name, timeout_seconds=self.function_timeout)
         try:
-            result = await asyncio.to_thread(
-                self.handler, sqs_event(messages, self.queue_arn), context
+            result = await asyncio.get_running_loop().run_in_executor(
+                self.executor, self.handler, sqs_event(messages, self.queue_arn), context
             )
             outcome.failed = [
                 item["itemIdentifier"] for item in result.get("batchItemFailures", [])

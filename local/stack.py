@@ -5,6 +5,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -192,6 +193,7 @@ class LocalStack:
             function_name=name,
             function_timeout=timeout,
             batch_size=opts.batch_size,
+            executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix=name),
         )
         return QueuePoller(
             source,
@@ -270,6 +272,9 @@ class LocalStack:
         if self._front is not None:
             await self._front.stop()
         await asyncio.gather(*(poller.stop() for poller in self._pollers))
+        for poller in self._pollers:
+            if poller.source.executor is not None:
+                poller.source.executor.shutdown(wait=True)
         if self._poll_clients is not None:
             await self._poll_clients.close()
         if self._smtp is not None:

@@ -135,6 +135,13 @@ def parser() -> argparse.ArgumentParser:
         help="seconds to fill a batch before invoking (0-300, default 0)",
     )
 
+    up.add_argument(
+        "--pollers",
+        type=batch_size,
+        default=2,
+        help="batches in flight per queue (1-10, default 2)",
+    )
+
     def target_options(command: argparse.ArgumentParser) -> None:
         command.add_argument(
             "--api", type=http_url, default="http://127.0.0.1:8000", help="API base URL"
@@ -198,6 +205,7 @@ async def run_up(args: argparse.Namespace) -> int:
         external_smtp=args.smtp,
         batch_size=args.batch_size,
         batch_window=args.batch_window,
+        pollers_per_queue=args.pollers,
     )
     stack = LocalStack(options)
     stopping = asyncio.Event()

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CONCURRENCY = 16
 
 
-def start_stack(workdir: Path) -> tuple[subprocess.Popen[str], str, str, Path]:
+def start_stack(workdir: Path, *extra: str) -> tuple[subprocess.Popen[str], str, str, Path]:
     api_port, aws_port = free_port(), free_port()
     outbox = workdir / "outbox"
     process = subprocess.Popen(
@@ -57,6 +57,7 @@ def start_stack(workdir: Path) -> tuple[subprocess.Popen[str], str, str, Path]:
             "100000",
             "--burst",
             "100000",
+            *extra,
         ],
         cwd=workdir,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -203,12 +204,13 @@ def main() -> int:
     parser.add_argument(
         "--latency-rate", type=float, default=50.0, help="requests/s for the latency run"
     )
+    parser.add_argument("--pollers", type=int, default=2, help="orders up --pollers")
     args = parser.parse_args()
     os.environ.update(
         AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
     )
     workdir = Path(tempfile.mkdtemp(prefix="e2e-bench-"))
-    process, api, aws, outbox = start_stack(workdir)
+    process, api, aws, outbox = start_stack(workdir, "--pollers", str(args.pollers))
     try:
         e2e = asyncio.run(throughput(api, aws, outbox, args.orders))
         timings = asyncio.run(latency(api, args.latency_requests, args.latency_rate))

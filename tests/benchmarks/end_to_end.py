@@ -16,9 +16,7 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,43 +31,28 @@ from local.provision import provision
 from local.resources import ResourceNames
 from runtime.aws import AwsClients
 from tests.support.moto_server import free_port
+from tests.support.stack_process import StackProcess, start_orders_up
 
 ROOT = Path(__file__).resolve().parents[2]
 CONCURRENCY = 16
 
 
-def start_stack(workdir: Path, *extra: str) -> tuple[subprocess.Popen[str], str, str, Path]:
-    api_port, aws_port = free_port(), free_port()
+def start_stack(workdir: Path, *extra: str) -> tuple[StackProcess, str, Path]:
+    aws_port = free_port()
     outbox = workdir / "outbox"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "local.cli",
-            "up",
-            "--port",
-            str(api_port),
-            "--aws-port",
-            str(aws_port),
-            "--outbox",
-            str(outbox),
-            "--rate",
-            "100000",
-            "--burst",
-            "100000",
-            *extra,
-        ],
-        cwd=workdir,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    stack = start_orders_up(
+        workdir,
+        "--aws-port",
+        str(aws_port),
+        "--outbox",
+        str(outbox),
+        "--rate",
+        "100000",
+        "--burst",
+        "100000",
+        *extra,
     )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line.startswith("ready: "):
-        raise SystemExit(f"stack did not start: {line}{process.stdout.read()}")
-    return process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}", outbox
+    return stack, f"http://127.0.0.1:{aws_port}", outbox
 
 
 async def throughput(api: str, aws: str, outbox: Path, orders: int) -> float:
@@ -210,13 +193,12 @@ def main() -> int:
         AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
     )
     workdir = Path(tempfile.mkdtemp(prefix="e2e-bench-"))
-    process, api, aws, outbox = start_stack(workdir, "--pollers", str(args.pollers))
+    stack, aws, outbox = start_stack(workdir, "--pollers", str(args.pollers))
     try:
-        e2e = asyncio.run(throughput(api, aws, outbox, args.orders))
-        timings = asyncio.run(latency(api, args.latency_requests, args.latency_rate))
+        e2e = asyncio.run(throughput(stack.api, aws, outbox, args.orders))
+        timings = asyncio.run(latency(stack.api, args.latency_requests, args.latency_rate))
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=30)
+        stack.stop()
     alone = asyncio.run(moto_alone(args.orders))
     p50, p95 = statistics.median(timings), percentile(timings, 0.95)
     share = e2e / alone

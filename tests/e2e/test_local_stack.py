@@ -16,6 +16,7 @@ import requests
 
 from contracts.sample_data import sample_text
 from tests.support.moto_server import free_port
+from tests.support.stack_process import start_orders_up
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,42 +30,12 @@ class RunningStack:
 
 
 def start_stack(tmp: Path, *extra: str) -> RunningStack:
-    api_port, aws_port = free_port(), free_port()
+    aws_port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "local.cli",
-            "up",
-            "--port",
-            str(api_port),
-            "--aws-port",
-            str(aws_port),
-            "--outbox",
-            str(tmp / "outbox"),
-            *extra,
-        ],
-        cwd=tmp,
-        env={**env, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    started = start_orders_up(
+        tmp, "--aws-port", str(aws_port), "--outbox", str(tmp / "outbox"), *extra, env=env
     )
-    lines: list[str] = []
-    assert process.stdout is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip())
-        if line.startswith("ready: "):
-            return RunningStack(
-                process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}", lines
-            )
-    process.kill()
-    raise AssertionError("stack did not become ready:\n" + "\n".join(lines))
+    return RunningStack(started.process, started.api, f"http://127.0.0.1:{aws_port}", started.lines)
 
 
 def stop_stack(stack: RunningStack) -> tuple[int, str]:

@@ -9,7 +9,6 @@ come round quickly.
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -25,7 +24,8 @@ from contracts.sample_data import sample
 from local.smtp_sink import SmtpSink
 from tests.support.aws import Boto
 from tests.support.fault_proxy import FaultProxy
-from tests.support.moto_server import MotoServer, free_port
+from tests.support.moto_server import MotoServer
+from tests.support.stack_process import start_orders_up
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -123,45 +123,20 @@ def pipeline(
     smtp: SmtpSink,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Pipeline]:
-    api_port = free_port()
-    env = {**os.environ, "AWS_ENDPOINT_URL": fault_proxy.url, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "local.cli",
-            "up",
-            "--port",
-            str(api_port),
-            "--smtp",
-            f"127.0.0.1:{smtp.port}",
-            "--rate",
-            "20",
-            "--burst",
-            "20",
-        ],
-        cwd=tmp_path_factory.mktemp("stack"),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    ready = process.stdout.readline()
-    assert ready.startswith("ready: "), ready + (
-        process.stdout.read() if process.poll() is not None else ""
+    stack = start_orders_up(
+        tmp_path_factory.mktemp("stack"),
+        *("--smtp", f"127.0.0.1:{smtp.port}", "--rate", "20", "--burst", "20"),
+        env={**os.environ, "AWS_ENDPOINT_URL": fault_proxy.url},
     )
     boto = Boto(moto.url)
     sqs = boto.client("sqs")
     for name in ("dev-OrderEmailQueue", "dev-OrderAuditQueue"):
         url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "2"})
-    yield Pipeline(f"http://127.0.0.1:{api_port}", boto, smtp)
-    started = time.monotonic()
-    process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=30)
-    assert process.returncode == 0, output
-    assert time.monotonic() - started < 10, f"stopping took {time.monotonic() - started:.1f} s"
+    yield Pipeline(stack.api, boto, smtp)
+    code, output, seconds = stack.stop()
+    assert code == 0, output
+    assert seconds < 10, f"stopping took {seconds:.1f} s"
     assert "Traceback" not in output
 
 

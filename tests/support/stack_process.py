@@ -1,0 +1,59 @@
+"""``orders up`` as a child process, the way a user runs it, for e2e tests and benchmarks."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.moto_server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class StackProcess:
+    process: "subprocess.Popen[str]"
+    api: str
+    lines: list[str]
+
+    @property
+    def ready_line(self) -> str:
+        return self.lines[-1]
+
+    def stop(self, timeout: float = 30.0) -> tuple[int, str, float]:
+        """SIGTERM, then (exit code, remaining output, seconds it took)."""
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        output, _ = self.process.communicate(timeout=timeout)
+        return self.process.returncode, output, time.monotonic() - started
+
+
+def start_orders_up(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, within: float = 60.0
+) -> StackProcess:
+    """Start ``orders up`` on a free API port with ``args`` and wait for its ``ready:`` line."""
+    api_port = free_port()
+    environment = {**(env if env is not None else os.environ), "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.cli", "up", "--port", str(api_port), *args],
+        cwd=cwd,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip())
+        if line.startswith("ready: "):
+            return StackProcess(process, f"http://127.0.0.1:{api_port}", lines)
+    process.kill()
+    raise AssertionError("orders up did not become ready:\n" + "\n".join(lines))

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import aiohttp
 
@@ -41,7 +41,11 @@ DEMO_ORDER = (
 )
 
 
-def _container(function: ConsumerFunction) -> Callable[[], ConsumerFunction]:
+F = TypeVar("F")
+
+
+def _container(function: F) -> Callable[[], F]:
+    """The "current container" callable a Lambda entry point wants, fixed to one container."""
     return lambda: function
 
 
@@ -131,7 +135,7 @@ class LocalStack:
                 settings, clients=AwsClients(endpoint_url=self.endpoint_url)
             )
             self._functions.append(function)
-            handlers.append(make_handler(lambda f=function: f))  # type: ignore[misc]
+            handlers.append(make_handler(_container(function)))
         self._front = ApiGatewayFront(handlers, TokenBucket(opts.rate, opts.burst))
         await self._front.start(opts.host, opts.port)
         if opts.external_smtp is None:

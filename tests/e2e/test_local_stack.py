@@ -16,6 +16,7 @@ import requests
 
 from contracts.sample_data import sample_text
 from tests.support.moto_server import free_port
+from tests.support.polling import eventually
 from tests.support.stack_process import start_orders_up
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,17 +134,6 @@ def test_demo_follows_one_order_through_every_step(tmp_path: Path) -> None:
     assert code == 0
 
 
-def wait_for(probe: Any, within: float = 20.0) -> Any:
-    """Bounded polling with backoff, never a fixed sleep."""
-    deadline, pause = time.monotonic() + within, 0.05
-    while True:
-        found = probe()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(pause)
-        pause = min(pause * 2, 1.0)
-
-
 def test_a_posted_order_is_emailed_and_audited_within_seconds(
     stack: RunningStack, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -156,10 +146,10 @@ def test_a_posted_order_is_emailed_and_audited_within_seconds(
         next(line for line in stack.lines if line.startswith("ready:")).rsplit("outbox=", 1)[1]
     )
     subject = f"Subject: Order Confirmation - Order #{order_id}".encode()
-    emails = wait_for(lambda: [p for p in outbox.glob("*.eml") if subject in p.read_bytes()])
+    emails = eventually(lambda: [p for p in outbox.glob("*.eml") if subject in p.read_bytes()])
     assert len(emails) == 1
     dynamodb = boto3.client("dynamodb", endpoint_url=stack.aws, region_name="us-east-1")
-    audit = wait_for(
+    audit = eventually(
         lambda: dynamodb.query(
             TableName="dev-AuditLogs",
             IndexName="OrderIdIndex",
@@ -195,7 +185,8 @@ def test_orders_status_shows_each_step(stack: RunningStack) -> None:
         result = orders(stack, "status", order_id)
         return result.stdout if "email     sent" in result.stdout else None
 
-    shown = wait_for(emailed)
+    shown = eventually(emailed)
+    assert shown is not None, "the email was not sent within the wait"
     assert f"order     {order_id}  stored  total 109.97" in shown
     assert f"{order_id}#ORDER_CREATED at" in shown
     missing = orders(stack, "status", "0b8f6a52-3c1e-4d57-9a43-6a4c1f3e2b10")
@@ -218,7 +209,7 @@ def test_orders_dlq_lists_and_redrives(stack: RunningStack) -> None:
     redriven = orders(stack, "dlq", "redrive", "--queue", "audit")
     assert "moved 1 message(s) to dev-OrderAuditQueue" in redriven.stdout
     # back on the source queue it is poison again: the consumer returns it to the DLQ at once
-    relisted = wait_for(
+    relisted = eventually(
         lambda: (
             "1 message(s)" in (r := orders(stack, "dlq", "list", "--queue", "audit")).stdout and r
         )

@@ -12,10 +12,10 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import requests
@@ -25,21 +25,11 @@ from local.smtp_sink import SmtpSink
 from tests.support.aws import Boto
 from tests.support.fault_proxy import FaultProxy
 from tests.support.moto_server import MotoServer
+from tests.support.polling import eventually
 from tests.support.stack_process import start_orders_up
 
 ROOT = Path(__file__).resolve().parents[2]
-T = TypeVar("T")
 QUEUES = ("dev-OrderEmailQueue", "dev-OrderAuditQueue", "dev-OrderEmailDLQ", "dev-OrderAuditDLQ")
-
-
-def eventually(probe: Callable[[], T], within: float = 20.0) -> T:
-    deadline, pause = time.monotonic() + within, 0.05
-    while True:
-        found = probe()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(pause)
-        pause = min(pause * 2, 0.5)
 
 
 class Pipeline:

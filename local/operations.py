@@ -74,17 +74,10 @@ async def status(target: Target, order_id: str, out: TextIO) -> int:
     return 0
 
 
-def _dead_letter_queue(
-    sqs: Any, names: ResourceNames, queue: str, endpoints: dict[str, str]
-) -> DeadLetterQueue:
-    spec = names.email_queue if queue == "email" else names.audit_queue
-    return DeadLetterQueue(
-        sqs,
-        endpoints[spec.dlq_name],
-        endpoints[spec.dlq_name + ":arn"],
-        endpoints[spec.name],
-        endpoints[spec.name + ":arn"],
-    )
+async def _url_and_arn(sqs: Any, queue_name: str) -> tuple[str, str]:
+    url = (await sqs.get_queue_url(QueueName=queue_name))["QueueUrl"]
+    attributes = await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return url, attributes["Attributes"]["QueueArn"]
 
 
 async def dlq(target: Target, action: str, queue: str, out: TextIO) -> int:
@@ -92,14 +85,9 @@ async def dlq(target: Target, action: str, queue: str, out: TextIO) -> int:
     try:
         sqs = await clients.sqs()
         spec = target.names.email_queue if queue == "email" else target.names.audit_queue
-        endpoints: dict[str, str] = {}
-        for name in (spec.name, spec.dlq_name):
-            url = (await sqs.get_queue_url(QueueName=name))["QueueUrl"]
-            arn = (await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"]))[
-                "Attributes"
-            ]["QueueArn"]
-            endpoints[name], endpoints[name + ":arn"] = url, arn
-        dead = _dead_letter_queue(sqs, target.names, queue, endpoints)
+        dlq_url, dlq_arn = await _url_and_arn(sqs, spec.dlq_name)
+        source_url, source_arn = await _url_and_arn(sqs, spec.name)
+        dead = DeadLetterQueue(sqs, dlq_url, dlq_arn, source_url, source_arn)
         if action == "list":
             letters = await dead.list()
             print(f"{spec.dlq_name}: {len(letters)} message(s)", file=out)

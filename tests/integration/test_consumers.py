@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
+from consumers.dead_letters import DeadLetterQueue
 from contracts.sample_data import sample
 from local.provision import Provisioned
 from local.smtp_sink import SmtpSink
 from tests.support.aws import Boto
-from tests.support.consumers import Consumers
+from tests.support.consumers import Consumers, on_dead_letters
 from tests.support.fault_proxy import FaultProxy
 from tests.support.moto_server import MotoServer
 
@@ -249,10 +250,6 @@ def test_a_poison_message_goes_to_the_dlq_on_first_receive(
 def test_smtp_refusing_fails_the_record_until_the_dlq_then_a_redrive_delivers_once(
     consumers: Consumers, smtp: SmtpSink, boto: Boto, stack: Provisioned
 ) -> None:
-    from consumers.dead_letters import DeadLetterQueue
-    from runtime.aws import AwsClients
-    from runtime.loop import LoopRunner
-
     boto.client("sqs").set_queue_attributes(
         QueueUrl=stack.email.url, Attributes={"VisibilityTimeout": "1"}
     )
@@ -274,26 +271,13 @@ def test_smtp_refusing_fails_the_record_until_the_dlq_then_a_redrive_delivers_on
     assert smtp.messages() == []
 
     smtp.refuse(None)
-    runner = LoopRunner()
-    clients = AwsClients(endpoint_url=boto.endpoint_url)
 
-    async def operate() -> tuple[int, int, str]:
-        dlq = DeadLetterQueue(
-            await clients.sqs(),
-            stack.email.dlq_url,
-            stack.email.dlq_arn,
-            stack.email.url,
-            stack.email.arn,
-        )
+    async def operate(dlq: DeadLetterQueue) -> tuple[int, int, str]:
         listed = await dlq.list()
         result = await dlq.redrive()
         return len(listed), result.moved, listed[0].body
 
-    try:
-        listed, moved, body = runner.run(operate())
-    finally:
-        runner.run(clients.close())
-        runner.close()
+    listed, moved, body = on_dead_letters(boto.endpoint_url, stack.email, operate)
     assert (listed, moved) == (1, 1)
     assert json.loads(body)["orderId"] == event["orderId"]
     assert queue_depth(boto, stack.email.dlq_url) == 0
@@ -340,28 +324,12 @@ def test_with_the_audit_table_failing_emails_are_still_sent(
 def test_dead_letter_list_does_not_consume(
     consumers: Consumers, boto: Boto, stack: Provisioned
 ) -> None:
-    from consumers.dead_letters import DeadLetterQueue
-    from runtime.aws import AwsClients
-    from runtime.loop import LoopRunner
-
     sqs = boto.client("sqs")
     for n in range(12):
         sqs.send_message(QueueUrl=stack.audit.dlq_url, MessageBody=f"dead {n}")
-    runner, clients = LoopRunner(), AwsClients(endpoint_url=boto.endpoint_url)
 
-    async def twice() -> tuple[int, int, int]:
-        dlq = DeadLetterQueue(
-            await clients.sqs(),
-            stack.audit.dlq_url,
-            stack.audit.dlq_arn,
-            stack.audit.url,
-            stack.audit.arn,
-        )
+    async def twice(dlq: DeadLetterQueue) -> tuple[int, int, int]:
         first, second = await dlq.list(), await dlq.list(limit=5)
         return len(first), len(second), await dlq.depth()
 
-    try:
-        assert runner.run(twice()) == (12, 5, 12)
-    finally:
-        runner.run(clients.close())
-        runner.close()
+    assert on_dead_letters(boto.endpoint_url, stack.audit, twice) == (12, 5, 12)

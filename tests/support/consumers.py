@@ -1,21 +1,24 @@
 """Both consumers on a provisioned stack, fed by the real messages of their queues."""
 
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, TypeVar
 
 from consumers.audit.handler import AuditFunction, AuditSettings
 from consumers.audit.handler import logger as audit_logger
 from consumers.audit.handler import metrics as audit_metrics
+from consumers.dead_letters import DeadLetterQueue
 from consumers.email.handler import EmailFunction, EmailSettings
 from consumers.email.handler import logger as email_logger
 from consumers.email.handler import metrics as email_metrics
 from consumers.function import make_handler
 from local.event_source import BatchOutcome, SqsEventSource
-from local.provision import Provisioned
+from local.provision import Provisioned, QueueEndpoints
 from local.smtp_sink import SmtpSink
 from runtime.aws import AwsClients
 from runtime.loop import LoopRunner
 
 Which = Literal["email", "audit"]
+T = TypeVar("T")
 
 
 def email_settings(stack: Provisioned, smtp: SmtpSink, **overrides: Any) -> EmailSettings:
@@ -103,3 +106,22 @@ class Consumers:
         self._runner.close()
         self.email.close()
         self.audit.close()
+
+
+def on_dead_letters(
+    endpoint_url: str, queue: QueueEndpoints, operation: Callable[[DeadLetterQueue], Awaitable[T]]
+) -> T:
+    """Run ``operation`` on the dead-letter queue of ``queue`` (its own loop and clients)."""
+    runner, clients = LoopRunner(), AwsClients(endpoint_url=endpoint_url)
+
+    async def run() -> T:
+        dlq = DeadLetterQueue(
+            await clients.sqs(), queue.dlq_url, queue.dlq_arn, queue.url, queue.arn
+        )
+        return await operation(dlq)
+
+    try:
+        return runner.run(run())
+    finally:
+        runner.run(clients.close())
+        runner.close()

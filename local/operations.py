@@ -8,14 +8,13 @@ from typing import Any, TextIO
 
 import aiohttp
 
-from consumers.audit.writer import AuditWriter
+from consumers.audit.writer import ORDER_ID_INDEX
 from consumers.dead_letters import DeadLetterQueue
-from consumers.email.ledger import SentEmailLedger
+from consumers.email.ledger import ledger_key
 from contracts.sample_data import sample
 from local.resources import ResourceNames
 from runtime.aws import AwsClients
 from runtime.logs import mask_emails
-from runtime.retry import RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -26,21 +25,31 @@ class Target:
 
 
 class Steps:
-    """Where an order is in the pipeline, read from the stores each step writes."""
+    """Where an order is in the pipeline, read from the stores each step writes.
+
+    Read-only queries of this tool; the functions themselves never read these back, so their
+    roles need no Query or GetItem on these tables.
+    """
 
     def __init__(self, clients: AwsClients, names: ResourceNames):
         self._clients = clients
         self._names = names
 
     async def audit_records(self, order_id: str) -> list[dict[str, Any]]:
-        writer = AuditWriter(await self._clients.dynamodb(), self._names.audit_table, RetryPolicy())
-        return await writer.records_of(order_id)
+        """Every audit item of an order, through the OrderIdIndex GSI."""
+        response = await (await self._clients.dynamodb()).query(
+            TableName=self._names.audit_table,
+            IndexName=ORDER_ID_INDEX,
+            KeyConditionExpression="OrderId = :order_id",
+            ExpressionAttributeValues={":order_id": {"S": order_id}},
+        )
+        return [dict(item) for item in response.get("Items", [])]
 
     async def emailed(self, order_id: str) -> bool:
-        ledger = SentEmailLedger(
-            await self._clients.dynamodb(), self._names.idempotency_table, RetryPolicy(), 0
+        response = await (await self._clients.dynamodb()).get_item(
+            TableName=self._names.idempotency_table, Key=ledger_key(order_id), ConsistentRead=True
         )
-        return await ledger.was_sent(order_id)
+        return response.get("Item", {}).get("Status", {}).get("S") == "SENT"
 
 
 async def status(target: Target, order_id: str, out: TextIO) -> int:

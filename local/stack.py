@@ -26,6 +26,7 @@ from consumers.function import make_handler as make_consumer_handler
 from local.emulator import MotoProcess
 from local.event_source import SqsEventSource
 from local.http_front import ApiGatewayFront, Handler
+from local.operations import Steps
 from local.pollers import QueuePoller
 from local.provision import Provisioned, QueueEndpoints, provision
 from local.resources import ResourceNames
@@ -263,13 +264,7 @@ class LocalStack:
     async def _audit_id(self, clients: AwsClients, order_id: str) -> str | None:
         if self.provisioned is None:
             return None
-        response = await (await clients.dynamodb()).query(
-            TableName=self.provisioned.names.audit_table,
-            IndexName="OrderIdIndex",
-            KeyConditionExpression="OrderId = :o",
-            ExpressionAttributeValues={":o": {"S": order_id}},
-        )
-        items = response.get("Items", [])
+        items = await Steps(clients, self.provisioned.names).audit_records(order_id)
         return items[0]["AuditId"]["S"] if items else None
 
     async def stop(self) -> None:

@@ -57,16 +57,3 @@ class AuditWriter:
                 return False
             raise
         return True
-
-    async def records_of(self, order_id: str) -> list[dict[str, Any]]:
-        """Every audit item of an order, oldest first (through the OrderIdIndex GSI)."""
-        response = await self._retry.call(
-            "dynamodb.Query",
-            lambda: self._client.query(
-                TableName=self._table,
-                IndexName=ORDER_ID_INDEX,
-                KeyConditionExpression="OrderId = :order_id",
-                ExpressionAttributeValues={":order_id": {"S": order_id}},
-            ),
-        )
-        return [dict(item) for item in response.get("Items", [])]

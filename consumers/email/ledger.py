@@ -98,12 +98,3 @@ class SentEmailLedger:
                 ExpressionAttributeValues={":sending": {"S": "SENDING"}},
             ),
         )
-
-    async def was_sent(self, order_id: str) -> bool:
-        response = await self._retry.call(
-            "dynamodb.GetItem",
-            lambda: self._client.get_item(
-                TableName=self._table, Key=ledger_key(order_id), ConsistentRead=True
-            ),
-        )
-        return response.get("Item", {}).get("Status", {}).get("S") == "SENT"

@@ -1,0 +1,1 @@
+"""CloudFormation templates of the pipeline and the builder of its Lambda zips."""

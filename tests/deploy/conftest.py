@@ -1,0 +1,29 @@
+"""The x86_64 Lambda zips, built once per test run by the real bundler (pip, Lambda wheels)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cfn.bundle import FUNCTIONS, ROOT
+
+
+@pytest.fixture(scope="session")
+def x86_64_zips(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Path:
+    out = tmp_path_factory.mktemp("lambda")
+    built = subprocess.run(
+        [sys.executable, "-m", "cfn.bundle", "--arch", "x86_64", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    for line in built.stdout.splitlines():  # each zip's size, in the test run's output
+        if reporter is not None:
+            reporter.write_line(f"lambda zip: {line}")
+    assert sorted(p.name for p in out.iterdir()) == sorted(f.zip_name for f in FUNCTIONS)
+    return out

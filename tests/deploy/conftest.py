@@ -1,24 +1,19 @@
 """The x86_64 Lambda zips, built once per test run by the real bundler (pip, Lambda wheels)."""
 
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from cfn.bundle import FUNCTIONS, ROOT
+from cfn.bundle import FUNCTIONS
+from tests.support.commands import run
 
 
 @pytest.fixture(scope="session")
 def x86_64_zips(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Path:
     out = tmp_path_factory.mktemp("lambda")
-    built = subprocess.run(
-        [sys.executable, "-m", "cfn.bundle", "--arch", "x86_64", "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    built = run(
+        sys.executable, "-m", "cfn.bundle", "--arch", "x86_64", "--out", str(out), timeout=300
     )
     assert built.returncode == 0, built.stderr
     reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cfn.bundle import FUNCTIONS, MAX_ZIP_BYTES, ROOT, FunctionBundle
+from tests.support.commands import run
 
 # Run inside the unpacked zip by python3.13 in isolated mode (-I: no user site, no PYTHON*
 # variables, no current folder) without the site module (-S: no site-packages at all).
@@ -122,14 +123,7 @@ def test_each_zip_holds_only_its_functions_code_and_service_models(x86_64_zips: 
 
 
 def _bundle(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cfn.bundle", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run(sys.executable, "-m", "cfn.bundle", *args)
 
 
 @pytest.mark.parametrize(

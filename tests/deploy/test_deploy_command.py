@@ -6,19 +6,13 @@ import subprocess
 import pytest
 
 from cfn.bundle import ROOT
+from tests.support.commands import run
 
 MAKE = shutil.which("make") or "make"
 
 
 def _make(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [MAKE, "-s", "--no-print-directory", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run(MAKE, "-s", "--no-print-directory", *args)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import pytest
 
 from cfn.bundle import FUNCTIONS, ROOT
 from tests.support.cfn import CFN, TEMPLATES, template
+from tests.support.commands import run
 from tests.support.moto_server import MotoServer
 
 BIN = Path(sys.executable).parent
@@ -20,9 +21,7 @@ CHECKOV = Path(os.environ.get("CHECKOV", ROOT / ".venv-checkov" / "bin" / "check
 
 
 def _cfn_lint(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "cfn-lint"), *args], capture_output=True, text=True, timeout=300, check=False
-    )
+    return run(str(BIN / "cfn-lint"), *args, timeout=300)
 
 
 def test_cfn_lint_finds_nothing_in_the_source_templates() -> None:
@@ -38,21 +37,16 @@ def _checkov_report() -> dict[str, object]:
         pytest.fail(
             f"checkov is not installed at {CHECKOV}: `make test` installs it from cfn/checkov.lock"
         )
-    result = subprocess.run(
-        [
-            str(CHECKOV),
-            "-d",
-            str(CFN),
-            "--framework",
-            "cloudformation",
-            "--skip-download",
-            "-o",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
+    result = run(
+        str(CHECKOV),
+        "-d",
+        str(CFN),
+        "--framework",
+        "cloudformation",
+        "--skip-download",
+        "-o",
+        "json",
         timeout=300,
-        check=False,
     )
     report: dict[str, object] = json.loads(result.stdout)
     return report
@@ -111,9 +105,7 @@ def packaged(x86_64_zips: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
         command += ["--region", "us-east-1"]
         # package uploads through its S3 client: point that one at moto.
         env = {**os.environ, "AWS_ENDPOINT_URL_S3": server.url}
-        result = subprocess.run(
-            command, capture_output=True, text=True, timeout=300, check=False, env=env
-        )
+        result = run(*command, timeout=300, env=env)
         assert result.returncode == 0, result.stderr
         # Bring the uploaded nested templates back, to lint what CloudFormation would read.
         root = (out / "root.yaml").read_text()

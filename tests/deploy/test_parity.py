@@ -39,28 +39,31 @@ def _name_of(arn: str) -> str:
     return arn.rsplit(":", 1)[-1]
 
 
+def _key_layout(definition: dict[str, Any]) -> dict[str, Any]:
+    """Keys and indexes with their attribute types; CreateTable, DescribeTable and the template
+    all spell them with the same fields."""
+    types = {a["AttributeName"]: a["AttributeType"] for a in definition["AttributeDefinitions"]}
+
+    def keys(schema: list[dict[str, str]]) -> list[tuple[str, str, str]]:
+        return [(k["AttributeName"], types[k["AttributeName"]], k["KeyType"]) for k in schema]
+
+    return {
+        "keys": keys(definition["KeySchema"]),
+        "indexes": {
+            index["IndexName"]: (keys(index["KeySchema"]), index["Projection"]["ProjectionType"])
+            for index in definition.get("GlobalSecondaryIndexes", [])
+        },
+    }
+
+
 def _declared() -> dict[str, Any]:
     """The settings the templates declare, in the shape ``_provisioned`` reads them."""
     data = Resolver("data.yaml", {"EnvironmentName": ENV})
     tables = {}
     for table in resources("data.yaml", "AWS::DynamoDB::Table").values():
         props = data(table)["Properties"]
-        types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
         tables[props["TableName"]] = {
-            "keys": [
-                (k["AttributeName"], types[k["AttributeName"]], k["KeyType"])
-                for k in props["KeySchema"]
-            ],
-            "indexes": {
-                index["IndexName"]: (
-                    [
-                        (k["AttributeName"], types[k["AttributeName"]], k["KeyType"])
-                        for k in index["KeySchema"]
-                    ],
-                    index["Projection"]["ProjectionType"],
-                )
-                for index in props.get("GlobalSecondaryIndexes", [])
-            },
+            **_key_layout(props),
             "billing": props["BillingMode"],
             "encrypted": props["SSESpecification"]["SSEEnabled"],
             "point_in_time_recovery": props["PointInTimeRecoverySpecification"][
@@ -128,26 +131,12 @@ def _provisioned(endpoint: str) -> dict[str, Any]:
     tables = {}
     for name in dynamodb.list_tables()["TableNames"]:
         table = dynamodb.describe_table(TableName=name)["Table"]
-        types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
         ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
         backups = dynamodb.describe_continuous_backups(TableName=name)[
             "ContinuousBackupsDescription"
         ]
         tables[name] = {
-            "keys": [
-                (k["AttributeName"], types[k["AttributeName"]], k["KeyType"])
-                for k in table["KeySchema"]
-            ],
-            "indexes": {
-                index["IndexName"]: (
-                    [
-                        (k["AttributeName"], types[k["AttributeName"]], k["KeyType"])
-                        for k in index["KeySchema"]
-                    ],
-                    index["Projection"]["ProjectionType"],
-                )
-                for index in table.get("GlobalSecondaryIndexes", [])
-            },
+            **_key_layout(table),
             "billing": table["BillingModeSummary"]["BillingMode"],
             "encrypted": table.get("SSEDescription", {}).get("Status") == "ENABLED",
             "point_in_time_recovery": backups["PointInTimeRecoveryDescription"][

@@ -16,9 +16,11 @@ def x86_64_zips(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.C
         sys.executable, "-m", "cfn.bundle", "--arch", "x86_64", "--out", str(out), timeout=300
     )
     assert built.returncode == 0, built.stderr
-    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
-    for line in built.stdout.splitlines():  # each zip's size, in the test run's output
-        if reporter is not None:
-            reporter.write_line(f"lambda zip: {line}")
+    # Each zip's size, in the test run's own output (outside pytest's capture).
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        for line in built.stdout.splitlines():
+            print(f"\nlambda zip: {line}", end="")
+        print()
     assert sorted(p.name for p in out.iterdir()) == sorted(f.zip_name for f in FUNCTIONS)
     return out

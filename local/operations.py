@@ -15,6 +15,7 @@ from contracts.sample_data import sample
 from local.resources import ResourceNames
 from runtime.aws import AwsClients
 from runtime.logs import mask_emails
+from runtime.retry import RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -34,20 +35,31 @@ class Steps:
     def __init__(self, clients: AwsClients, names: ResourceNames):
         self._clients = clients
         self._names = names
+        self._retry = RetryPolicy()
 
     async def audit_records(self, order_id: str) -> list[dict[str, Any]]:
         """Every audit item of an order, through the OrderIdIndex GSI."""
-        response = await (await self._clients.dynamodb()).query(
-            TableName=self._names.audit_table,
-            IndexName=ORDER_ID_INDEX,
-            KeyConditionExpression="OrderId = :order_id",
-            ExpressionAttributeValues={":order_id": {"S": order_id}},
+        client = await self._clients.dynamodb()
+        response = await self._retry.call(
+            "dynamodb.Query",
+            lambda: client.query(
+                TableName=self._names.audit_table,
+                IndexName=ORDER_ID_INDEX,
+                KeyConditionExpression="OrderId = :order_id",
+                ExpressionAttributeValues={":order_id": {"S": order_id}},
+            ),
         )
         return [dict(item) for item in response.get("Items", [])]
 
     async def emailed(self, order_id: str) -> bool:
-        response = await (await self._clients.dynamodb()).get_item(
-            TableName=self._names.idempotency_table, Key=ledger_key(order_id), ConsistentRead=True
+        client = await self._clients.dynamodb()
+        response = await self._retry.call(
+            "dynamodb.GetItem",
+            lambda: client.get_item(
+                TableName=self._names.idempotency_table,
+                Key=ledger_key(order_id),
+                ConsistentRead=True,
+            ),
         )
         return response.get("Item", {}).get("Status", {}).get("S") == "SENT"
 

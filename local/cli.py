@@ -7,6 +7,7 @@ import re
 import signal
 import sys
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -14,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from contracts.types import UUID4_PATTERN
 from local import operations
+from local.child_process import ChildFailed
 from local.emulator import EmulatorError
 from local.operations import Target
 from local.resources import ResourceNames
@@ -55,14 +57,19 @@ def batch_size(text: str) -> int:
     return value
 
 
-def window(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 <= value <= 300:
-        raise argparse.ArgumentTypeError(f"{value} is out of range (0-300 seconds)")
-    return value
+def seconds(high: float) -> Callable[[str], float]:
+    """An argument type: a number of seconds from 0 to ``high``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        if not 0 <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range (0-{high:g} seconds)")
+        return value
+
+    return parse
 
 
 def count(text: str) -> int:
@@ -112,6 +119,18 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--rate", type=positive, default=100.0, help="stage throttling rate per second")
     up.add_argument("--burst", type=int, default=200, help="stage throttling burst")
     up.add_argument(
+        "--containers",
+        type=batch_size,
+        default=4,
+        help="Order API containers, i.e. its concurrency (1-10, default 4)",
+    )
+    up.add_argument(
+        "--max-wait",
+        type=seconds(5),
+        default=0.1,
+        help="seconds a request may wait for a free container before a 429 (0-5, default 0.1)",
+    )
+    up.add_argument(
         "--demo", action="store_true", help="submit one sample order and show its steps"
     )
 
@@ -130,7 +149,7 @@ def parser() -> argparse.ArgumentParser:
     )
     up.add_argument(
         "--batch-window",
-        type=window,
+        type=seconds(300),
         default=0.0,
         help="seconds to fill a batch before invoking (0-300, default 0)",
     )
@@ -202,6 +221,8 @@ async def run_up(args: argparse.Namespace) -> int:
         outbox=args.outbox,
         rate=args.rate,
         burst=args.burst,
+        containers=args.containers,
+        max_wait=args.max_wait,
         external_smtp=args.smtp,
         batch_size=args.batch_size,
         batch_window=args.batch_window,
@@ -219,7 +240,7 @@ async def run_up(args: argparse.Namespace) -> int:
         await stopping.wait()
         stack.say("stopping")
         return 0
-    except (EmulatorError, ConfigError, OSError) as exc:
+    except (EmulatorError, ChildFailed, ConfigError, OSError) as exc:
         print(f"orders up: {exc}", file=sys.stderr)
         return 1
     finally:

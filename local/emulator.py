@@ -1,15 +1,15 @@
-"""The embedded AWS emulator: moto server in a process of its own.
+"""The embedded AWS emulator, in a process of its own (``local.emulator_server``).
 
-Its own process, not a thread of ``orders up``: measured here, moto sustains ~1.45× the
-put + publish rate when it does not share an interpreter (and a GIL) with the code calling it.
+Its own process, not a thread of ``orders up``: moto then does not share an interpreter (and a
+GIL) with the API and the consumers calling it.
 """
 
-import os
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
+from pathlib import Path
+
+from local.child_process import ChildFailed, ChildProcess
 
 
 class EmulatorError(RuntimeError):
@@ -17,16 +17,35 @@ class EmulatorError(RuntimeError):
 
 
 class MotoProcess:
-    def __init__(self, host: str, port: int):
+    """``url`` is the emulator's main endpoint; ``background_url`` reaches the same emulator
+    through the port whose requests yield to the main port's (``local.emulator_server``), for
+    the consumers."""
+
+    def __init__(self, host: str, port: int, log_path: Path | None = None):
         self.host = host
         self.port = port
-        self._process: subprocess.Popen[bytes] | None = None
+        self.background_url = ""
+        self._child = ChildProcess(
+            "the AWS emulator",
+            [
+                sys.executable,
+                "-m",
+                "local.emulator_server",
+                *("--host", host, "--port", str(port)),
+                "--lifeline",
+            ],
+            log_path,
+        )
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def _healthy(self) -> bool:
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid
+
+    def _answers(self) -> bool:
         try:
             with urllib.request.urlopen(f"{self.url}/moto-api/data.json", timeout=1):  # noqa: S310
                 return True
@@ -34,35 +53,12 @@ class MotoProcess:
             return False
 
     def start(self, within: float = 20.0) -> None:
-        if self._healthy():
+        if self._answers():
             raise EmulatorError(f"port {self.port} already answers; choose another --aws-port")
-        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "false"},
-        )
-        deadline = time.monotonic() + within
-        pause = 0.05
-        while not self._healthy():
-            if self._process.poll() is not None:
-                raise EmulatorError(
-                    f"moto server exited with code {self._process.returncode} on port {self.port}"
-                )
-            if time.monotonic() > deadline:
-                self.stop()
-                raise EmulatorError(
-                    f"moto server did not answer on {self.url} within {within:.0f} s"
-                )
-            time.sleep(pause)
-            pause = min(pause * 2, 0.5)
+        try:
+            _, self.background_url = self._child.start(within).split()
+        except ChildFailed as exc:
+            raise EmulatorError(str(exc)) from None
 
     def stop(self) -> None:
-        if self._process is None or self._process.poll() is not None:
-            return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=5)
+        self._child.stop(timeout=5)

@@ -3,11 +3,21 @@
 Each request becomes a real proxy event and goes to the real Order API handler, run by one of
 a pool of "containers" (each with its own event loop and clients, one request at a time, as
 Lambda runs them). Like API Gateway it refuses bodies over the limit (413) and throttles the
-stage with a token bucket (429 ``{"message": "Too Many Requests"}``).
+stage with a token bucket, taken as each request arrives (429 ``{"message": "Too Many
+Requests"}``, ``x-amzn-ErrorType: ThrottlingException``).
+
+No request queues without bound: when every container stays busy for ``max_wait`` seconds,
+the request is refused at once with the same 429 body and ``x-amzn-ErrorType:
+TooManyRequestsException``. That is Lambda refusing an invocation when the function is at its
+concurrency limit; behind a REST API on AWS, API Gateway answers such a throttle through its
+``INTEGRATION_FAILURE`` gateway response (a 5xx unless the API maps it), and here it is a 429
+so that a client backs off and retries, as from the stage throttle. Overload is then a fast
+answer, never a 30 s timeout.
 """
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,6 +29,7 @@ from local.throttle import TokenBucket
 from runtime.lambda_context import LocalLambdaContext
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+log = logging.getLogger(__name__)
 PAYLOAD_LIMIT_BYTES = 10 * 1024
 CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -27,31 +38,52 @@ CORS = {
 }
 
 
-def _gateway_error(status: int, message: str) -> web.Response:
+STAGE_THROTTLED = "ThrottlingException"
+CONCURRENCY_THROTTLED = "TooManyRequestsException"
+
+
+class AllContainersBusy(Exception):
+    pass
+
+
+def _gateway_error(status: int, message: str, error_type: str = "Error") -> web.Response:
     return web.Response(
         status=status,
         text=json.dumps({"message": message}),
         content_type="application/json",
-        headers={**CORS, "x-amzn-ErrorType": "ThrottlingException" if status == 429 else "Error"},
+        headers={**CORS, "x-amzn-ErrorType": error_type},
     )
 
 
 class ApiGatewayFront:
     def __init__(
-        self, containers: list[Handler], bucket: TokenBucket, function_timeout: float = 30.0
+        self,
+        containers: list[Handler],
+        bucket: TokenBucket,
+        function_timeout: float = 30.0,
+        max_wait: float = 0.1,
     ):
         self._idle: asyncio.Queue[Handler] = asyncio.Queue()
         for container in containers:
             self._idle.put_nowait(container)
         self._bucket = bucket
         self._timeout = function_timeout
+        self._max_wait = max_wait
         self._runner: web.AppRunner | None = None
         # A thread per container, of its own: in asyncio's shared default pool (6 threads on
         # 2 cores) API requests waited behind consumer batches.
         self._threads = ThreadPoolExecutor(max_workers=len(containers), thread_name_prefix="api")
 
+    async def _container(self) -> Handler:
+        if not self._idle.empty():
+            return self._idle.get_nowait()
+        try:
+            return await asyncio.wait_for(self._idle.get(), self._max_wait)
+        except TimeoutError:
+            raise AllContainersBusy from None
+
     async def _invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        container = await self._idle.get()
+        container = await self._container()
         try:
             context = LocalLambdaContext("order-api", timeout_seconds=self._timeout)
             return await asyncio.get_running_loop().run_in_executor(
@@ -60,9 +92,27 @@ class ApiGatewayFront:
         finally:
             self._idle.put_nowait(container)
 
+    async def warm(self, event: dict[str, Any]) -> None:
+        """Invoke every container once (its cold start: clients, connections), so the first
+        requests a user sends are not refused while all containers start at once."""
+        containers = [self._idle.get_nowait() for _ in range(self._idle.qsize())]
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.gather(
+                *(
+                    loop.run_in_executor(
+                        self._threads, container, event, LocalLambdaContext("order-api")
+                    )
+                    for container in containers
+                )
+            )
+        finally:
+            for container in containers:
+                self._idle.put_nowait(container)
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if not self._bucket.take():
-            return _gateway_error(429, "Too Many Requests")
+            return _gateway_error(429, "Too Many Requests", STAGE_THROTTLED)
         if request.content_length is not None and request.content_length > PAYLOAD_LIMIT_BYTES:
             return _gateway_error(413, "Request Too Long")
         body = await request.content.read(PAYLOAD_LIMIT_BYTES + 1)
@@ -83,8 +133,11 @@ class ApiGatewayFront:
         )
         try:
             result = await self._invoke(event)
+        except AllContainersBusy:
+            return _gateway_error(429, "Too Many Requests", CONCURRENCY_THROTTLED)
         except Exception:
             # Lambda itself failed (not the handler's 500): API Gateway answers 502.
+            log.exception("the Order API function failed to run (answered 502)")
             return _gateway_error(502, "Internal server error")
         payload = result.get("body") or ""
         return web.Response(

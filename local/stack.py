@@ -5,35 +5,27 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TextIO
 
 import aiohttp
 
 from api.config import ApiSettings
 from api.handler import OrderApiFunction, make_handler
 from api.observability import logger as api_logger
-from consumers.audit.handler import AuditFunction, AuditSettings
-from consumers.audit.handler import logger as audit_logger
-from consumers.audit.handler import metrics as audit_metrics
-from consumers.email.handler import EmailFunction, EmailSettings
-from consumers.email.handler import logger as email_logger
-from consumers.email.handler import metrics as email_metrics
-from consumers.function import ConsumerFunction
-from consumers.function import make_handler as make_consumer_handler
+from local.apigateway import proxy_event
+from local.consumer_fleet import ConsumerProcess, FleetConfig
 from local.emulator import MotoProcess
-from local.event_source import SqsEventSource
+from local.function_output import restore_console, route_function_output
 from local.http_front import ApiGatewayFront, Handler
 from local.operations import Steps
-from local.pollers import QueuePoller
-from local.provision import Provisioned, QueueEndpoints, provision
+from local.provision import Provisioned, provision
 from local.resources import ResourceNames
-from local.smtp_sink import SmtpSink
 from local.throttle import TokenBucket
-from runtime.aws import AwsClients, long_poll_config
+from runtime.aws import AwsClients
 
+WARM_UP_ORDER_ID = "00000000-0000-4000-8000-000000000000"  # never an order: a 404
 DEMO_ORDER = (
     Path(__file__).resolve().parents[1]
     / "contracts"
@@ -42,10 +34,7 @@ DEMO_ORDER = (
 )
 
 
-F = TypeVar("F")
-
-
-def _container(function: F) -> Callable[[], F]:
+def _container(function: OrderApiFunction) -> Callable[[], OrderApiFunction]:
     """The "current container" callable a Lambda entry point wants, fixed to one container."""
     return lambda: function
 
@@ -61,6 +50,8 @@ class StackOptions:
     rate: float = 100.0
     burst: int = 200
     containers: int = 4
+    # How long a request may wait for a free API container before it is refused with a 429.
+    max_wait: float = 0.1
     smtp_port: int = 0  # 0: any free port
     # An SMTP server of your own (host, port) instead of the embedded sink and its outbox.
     external_smtp: tuple[str, int] | None = None
@@ -77,12 +68,10 @@ class LocalStack:
     endpoint_url: str = ""
     provisioned: Provisioned | None = None
     _moto: MotoProcess | None = None
-    _functions: list[OrderApiFunction | ConsumerFunction] = field(default_factory=list)
+    _functions: list[OrderApiFunction] = field(default_factory=list)
     _front: ApiGatewayFront | None = None
     _log: TextIO | None = None
-    _smtp: SmtpSink | None = None
-    _pollers: list[QueuePoller] = field(default_factory=list)
-    _poll_clients: AwsClients | None = None
+    _consumers: ConsumerProcess | None = None
 
     @property
     def api_url(self) -> str:
@@ -90,17 +79,6 @@ class LocalStack:
 
     def say(self, line: str) -> None:
         print(line, file=self.console, flush=True)
-
-    def _route_function_output(self) -> Path:
-        """Handler logs and EMF metrics go to a file, as they would go to CloudWatch; the
-        console keeps the stack's own lines."""
-        self.options.log_dir.mkdir(parents=True, exist_ok=True)
-        path = self.options.log_dir / "functions.log"
-        self._log = path.open("a", encoding="utf-8", buffering=1)
-        for logger in (api_logger, email_logger, audit_logger):
-            logger.registered_handler.setStream(self._log)  # type: ignore[attr-defined]
-        sys.stdout = self._log
-        return path
 
     async def start(self) -> None:
         opts = self.options
@@ -112,7 +90,7 @@ class LocalStack:
             os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
             os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
             os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-            self._moto = MotoProcess(opts.host, opts.aws_port)
+            self._moto = MotoProcess(opts.host, opts.aws_port, opts.log_dir / "emulator.log")
             await asyncio.to_thread(self._moto.start)
             self.endpoint_url = self._moto.url
         clients = AwsClients(endpoint_url=self.endpoint_url)
@@ -129,7 +107,7 @@ class LocalStack:
                 "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
             }
         )
-        self._route_function_output()
+        self._log = route_function_output(opts.log_dir, (api_logger,))
         handlers: list[Handler] = []
         for _ in range(opts.containers):
             function = OrderApiFunction(
@@ -137,76 +115,30 @@ class LocalStack:
             )
             self._functions.append(function)
             handlers.append(make_handler(_container(function)))
-        self._front = ApiGatewayFront(handlers, TokenBucket(opts.rate, opts.burst))
+        self._front = ApiGatewayFront(
+            handlers, TokenBucket(opts.rate, opts.burst), max_wait=opts.max_wait
+        )
+        await self._front.warm(proxy_event("GET", f"/order/{WARM_UP_ORDER_ID}"))
         await self._front.start(opts.host, opts.port)
-        if opts.external_smtp is None:
-            self._smtp = SmtpSink(opts.outbox, host=opts.host, port=opts.smtp_port).start()
-            smtp, mail = (self._smtp.host, self._smtp.port), f"outbox={opts.outbox}"
-        else:
-            smtp = opts.external_smtp
-            mail = f"smtp={smtp[0]}:{smtp[1]}"
-        await self._start_consumers(self.provisioned, smtp)
+        self._consumers = ConsumerProcess(
+            FleetConfig(
+                endpoint_url=self._moto.background_url if self._moto else self.endpoint_url,
+                provisioned=self.provisioned,
+                host=opts.host,
+                outbox=opts.outbox,
+                smtp_port=opts.smtp_port,
+                external_smtp=opts.external_smtp,
+                email_from=os.environ.get("EMAIL_FROM", "orders@shop.example.com"),
+                log_level=os.environ.get("LOG_LEVEL", "INFO"),
+                log_dir=opts.log_dir,
+                batch_size=opts.batch_size,
+                batch_window=opts.batch_window,
+                pollers_per_queue=opts.pollers_per_queue,
+                long_poll_seconds=opts.long_poll_seconds,
+            )
+        )
+        mail = await asyncio.to_thread(self._consumers.start, self.say)
         self.say(f"ready: api={self.api_url} aws={self.endpoint_url} {mail}")
-
-    async def _start_consumers(self, provisioned: Provisioned, smtp: tuple[str, int]) -> None:
-        """One consumer container per poller slot, as Lambda runs one batch per container."""
-        names = provisioned.names
-        self._poll_clients = AwsClients(
-            endpoint_url=self.endpoint_url, config=long_poll_config(self.options.long_poll_seconds)
-        )
-        sqs = await self._poll_clients.sqs()
-        email_settings = EmailSettings.model_validate(
-            {
-                "EMAIL_FROM": os.environ.get("EMAIL_FROM", "orders@shop.example.com"),
-                "SMTP_HOST": smtp[0],
-                "SMTP_PORT": str(smtp[1]),
-                "IDEMPOTENCY_TABLE_NAME": names.idempotency_table,
-                "DEAD_LETTER_QUEUE_URL": provisioned.email.dlq_url,
-            }
-        )
-        audit_settings = AuditSettings.model_validate(
-            {
-                "AUDIT_TABLE_NAME": names.audit_table,
-                "DEAD_LETTER_QUEUE_URL": provisioned.audit.dlq_url,
-            }
-        )
-        opts = self.options
-        for _ in range(opts.pollers_per_queue):
-            email = EmailFunction(email_settings, AwsClients(endpoint_url=self.endpoint_url))
-            audit = AuditFunction(audit_settings, AwsClients(endpoint_url=self.endpoint_url))
-            self._functions += [email, audit]
-            email_entry = make_consumer_handler(email_logger, email_metrics, _container(email))
-            audit_entry = make_consumer_handler(audit_logger, audit_metrics, _container(audit))
-            self._pollers.append(
-                self._poller(sqs, provisioned.email, email_entry, "email-consumer", 60.0)
-            )
-            self._pollers.append(
-                self._poller(sqs, provisioned.audit, audit_entry, "audit-consumer", 30.0)
-            )
-        for poller in self._pollers:
-            poller.start()
-
-    def _poller(
-        self, sqs: Any, queue: QueueEndpoints, entry: Handler, name: str, timeout: float
-    ) -> QueuePoller:
-        opts = self.options
-        source = SqsEventSource(
-            client=sqs,
-            queue_url=queue.url,
-            queue_arn=queue.arn,
-            handler=entry,
-            function_name=name,
-            function_timeout=timeout,
-            batch_size=opts.batch_size,
-            executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix=name),
-        )
-        return QueuePoller(
-            source,
-            on_error=lambda error: self.say(f"poller {name}: {error}"),
-            concurrency=1,
-            wait_seconds=opts.long_poll_seconds,
-            window_seconds=opts.batch_window,
-        )
 
     async def demo(self) -> bool:
         """Submit one sample order and follow it through each step that exists."""
@@ -268,20 +200,16 @@ class LocalStack:
         return items[0]["AuditId"]["S"] if items else None
 
     async def stop(self) -> None:
+        """In order: the API stops taking requests, the consumers hand back what they hold,
+        then the emulator goes."""
         if self._front is not None:
             await self._front.stop()
-        await asyncio.gather(*(poller.stop() for poller in self._pollers))
-        for poller in self._pollers:
-            if poller.source.executor is not None:
-                poller.source.executor.shutdown(wait=True)
-        if self._poll_clients is not None:
-            await self._poll_clients.close()
-        if self._smtp is not None:
-            self._smtp.stop()
+        if self._consumers is not None:
+            await asyncio.to_thread(self._consumers.stop)
         for function in self._functions:
             await asyncio.to_thread(function.close)
         if self._moto is not None:
             await asyncio.to_thread(self._moto.stop)
         if self._log is not None:
-            sys.stdout = sys.__stdout__
-            self._log.close()
+            restore_console(self._log)
+            self._log = None

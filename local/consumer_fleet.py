@@ -1,0 +1,226 @@
+"""The consumer side of ``orders up``, in a process of its own: the SMTP sink, the Email and
+Audit functions, and the pollers that feed them from their queues.
+
+Its own process, at a lower priority (``nice`` +10), because the consumers must not starve
+ingest: on AWS the API and the consumers scale apart and SQS is the buffer between them. Here,
+when the machine is busy, the API is served first, the queues hold the backlog, and the
+consumers drain it when there is room. In one process with the API they shared its GIL, and a
+backlog slowed every answer the API gave.
+
+    python -m local.consumer_fleet CONFIG_JSON     (started by ``ConsumerProcess``)
+"""
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from consumers.audit.handler import AuditFunction, AuditSettings
+from consumers.audit.handler import logger as audit_logger
+from consumers.audit.handler import metrics as audit_metrics
+from consumers.email.handler import EmailFunction, EmailSettings
+from consumers.email.handler import logger as email_logger
+from consumers.email.handler import metrics as email_metrics
+from consumers.function import ConsumerFunction, Handler
+from consumers.function import make_handler as make_consumer_handler
+from local.child_process import ChildProcess, announce_ready, hold_lifeline
+from local.event_source import SqsEventSource
+from local.function_output import restore_console, route_function_output
+from local.pollers import QueuePoller
+from local.provision import Provisioned, QueueEndpoints
+from local.smtp_sink import SmtpSink
+from runtime.aws import AwsClients, long_poll_config
+
+NICENESS = 10
+EMAIL_TIMEOUT_SECONDS = 60.0
+AUDIT_TIMEOUT_SECONDS = 30.0
+
+
+class FleetConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    endpoint_url: str
+    provisioned: Provisioned
+    host: str = "127.0.0.1"
+    outbox: Path = Path("var/outbox")
+    smtp_port: int = 0  # of the embedded sink; 0: any free port
+    external_smtp: tuple[str, int] | None = None
+    email_from: str = "orders@shop.example.com"
+    log_level: str = "INFO"
+    log_dir: Path = Path("var/logs")
+    batch_size: int = 10
+    batch_window: float = 0.0
+    pollers_per_queue: int = 2
+    long_poll_seconds: int = 20
+
+
+def _container(function: ConsumerFunction) -> Callable[[], ConsumerFunction]:
+    """The "current container" callable a Lambda entry point wants, fixed to one container."""
+    return lambda: function
+
+
+class ConsumerFleet:
+    """One consumer container per poller slot, as Lambda runs one batch per container."""
+
+    def __init__(self, config: FleetConfig, say: Callable[[str], None] = print):
+        self.config = config
+        self._say = say
+        self._smtp: SmtpSink | None = None
+        self._functions: list[ConsumerFunction] = []
+        self._pollers: list[QueuePoller] = []
+        self._poll_clients: AwsClients | None = None
+
+    async def start(self) -> str:
+        """Start everything; returns where email goes (``outbox=…`` or ``smtp=…``)."""
+        config = self.config
+        if config.external_smtp is None:
+            self._smtp = SmtpSink(config.outbox, host=config.host, port=config.smtp_port).start()
+            smtp, mail = (self._smtp.host, self._smtp.port), f"outbox={config.outbox}"
+        else:
+            smtp = config.external_smtp
+            mail = f"smtp={smtp[0]}:{smtp[1]}"
+        provisioned = config.provisioned
+        names = provisioned.names
+        email_settings = EmailSettings.model_validate(
+            {
+                "EMAIL_FROM": config.email_from,
+                "SMTP_HOST": smtp[0],
+                "SMTP_PORT": str(smtp[1]),
+                "IDEMPOTENCY_TABLE_NAME": names.idempotency_table,
+                "DEAD_LETTER_QUEUE_URL": provisioned.email.dlq_url,
+                "LOG_LEVEL": config.log_level,
+            }
+        )
+        audit_settings = AuditSettings.model_validate(
+            {
+                "AUDIT_TABLE_NAME": names.audit_table,
+                "DEAD_LETTER_QUEUE_URL": provisioned.audit.dlq_url,
+                "LOG_LEVEL": config.log_level,
+            }
+        )
+        for logger in (email_logger, audit_logger):
+            logger.setLevel(config.log_level)
+        self._poll_clients = AwsClients(
+            endpoint_url=config.endpoint_url, config=long_poll_config(config.long_poll_seconds)
+        )
+        sqs = await self._poll_clients.sqs()
+        for _ in range(config.pollers_per_queue):
+            email = EmailFunction(email_settings, AwsClients(endpoint_url=config.endpoint_url))
+            audit = AuditFunction(audit_settings, AwsClients(endpoint_url=config.endpoint_url))
+            self._functions += [email, audit]
+            email_entry = make_consumer_handler(email_logger, email_metrics, _container(email))
+            audit_entry = make_consumer_handler(audit_logger, audit_metrics, _container(audit))
+            self._pollers += [
+                self._poller(
+                    sqs, provisioned.email, email_entry, "email-consumer", EMAIL_TIMEOUT_SECONDS
+                ),
+                self._poller(
+                    sqs, provisioned.audit, audit_entry, "audit-consumer", AUDIT_TIMEOUT_SECONDS
+                ),
+            ]
+        for poller in self._pollers:
+            poller.start()
+        return mail
+
+    def _poller(
+        self, sqs: Any, queue: QueueEndpoints, entry: Handler, name: str, timeout: float
+    ) -> QueuePoller:
+        config = self.config
+        source = SqsEventSource(
+            client=sqs,
+            queue_url=queue.url,
+            queue_arn=queue.arn,
+            handler=entry,
+            function_name=name,
+            function_timeout=timeout,
+            batch_size=config.batch_size,
+            executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix=name),
+        )
+        return QueuePoller(
+            source,
+            on_error=lambda error: self._say(f"poller {name}: {error}"),
+            concurrency=1,
+            wait_seconds=config.long_poll_seconds,
+            window_seconds=config.batch_window,
+        )
+
+    async def stop(self) -> None:
+        """Prompt and lossless: long polls are cancelled, received but unhandled messages made
+        visible again, batches in a function allowed to finish."""
+        await asyncio.gather(*(poller.stop() for poller in self._pollers))
+        for poller in self._pollers:
+            if poller.source.executor is not None:
+                poller.source.executor.shutdown(wait=True)
+        if self._poll_clients is not None:
+            await self._poll_clients.close()
+        if self._smtp is not None:
+            self._smtp.stop()
+        for function in self._functions:
+            await asyncio.to_thread(function.close)
+
+
+def _console(line: str) -> None:
+    print(line, file=sys.__stdout__, flush=True)
+
+
+async def _serve(config: FleetConfig) -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    fleet = ConsumerFleet(config, say=_console)
+    try:
+        announce_ready(await fleet.start())
+        await stopping.wait()
+    finally:
+        await fleet.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m local.consumer_fleet CONFIG_JSON", file=sys.stderr)
+        return 2
+    config = FleetConfig.model_validate_json(args[0])
+    with contextlib.suppress(OSError):  # a platform without nice still runs, unprioritised
+        os.nice(NICENESS)
+    hold_lifeline()
+    stream = route_function_output(config.log_dir, (email_logger, audit_logger))
+    try:
+        asyncio.run(_serve(config))
+    finally:
+        restore_console(stream)
+    return 0
+
+
+class ConsumerProcess:
+    """``orders up``'s handle on the consumer process."""
+
+    def __init__(self, config: FleetConfig):
+        self._child = ChildProcess(
+            "the consumers",
+            [sys.executable, "-m", "local.consumer_fleet", config.model_dump_json()],
+            config.log_dir / "consumers.log",
+        )
+
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid
+
+    def start(self, on_line: Callable[[str], None]) -> str:
+        """Start it and wait until its pollers run; returns where email goes."""
+        return self._child.start(within=60.0, on_line=on_line)
+
+    def stop(self) -> None:
+        self._child.stop(timeout=20.0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

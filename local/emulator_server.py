@@ -1,0 +1,258 @@
+"""The emulator process: moto's WSGI application, served one request at a time, the API's first.
+
+    python -m local.emulator_server --host 127.0.0.1 --port 4566
+
+Why not ``python -m moto.server``: it serves through werkzeug's development server, which
+answers every request with ``Connection: close``, so each AWS call opened a TCP connection and
+a server thread (100 orders opened ~850).
+
+Here aiohttp serves HTTP/1.1 with keep-alive (its parser is C), and each request runs moto
+*inline*, on the event loop's thread, one after another. moto is written for neither
+concurrency nor speed: its backends are plain dicts and lists, a conditional write checks and
+then writes in two steps, and every call costs about a millisecond of Python. Threads bought
+nothing but handing the GIL back and forth: measured with waitress (a thread pool behind a
+Python HTTP parser), a PutItem cost 1.4 ms of emulator CPU, and during a backlog drain an
+API call's median went from 4 ms to 10 ms and its p95 to 46-90 ms, while the work inside moto
+took 1.4 ms.
+
+Two ports, two classes of request. The API uses the main port; the consumers use the second,
+and a waiting request from the main port always runs before a waiting one from the second (one
+that has waited ``AGE_SECONDS`` goes first). On AWS the API and the consumers scale apart; here
+they share one emulator, and the consumers' calls, several per order, queued in front of the
+API's. With this the consumers slow down under ingest load, the queues hold the backlog, and
+the consumers drain it when there is room, never waiting past their timeouts.
+
+The one kind of request that blocks, an SQS ReceiveMessage (a long poll waits up to 20 s), runs
+on a thread instead, taking turns with the loop (``local.emulator_turns``) and giving up its turn
+while it waits. moto's request router matches the ``Host`` it derives from each request against
+every service's URL patterns; ``RoutedOnce`` remembers the answer per host name.
+
+Started by ``local.emulator.MotoProcess`` on a lifeline (``local.child_process``): it exits when
+``orders up`` does.
+"""
+
+import argparse
+import asyncio
+import io
+import os
+import signal
+import socket
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+from local import sqs_indexes
+from local.child_process import announce_ready, hold_lifeline
+from local.emulator_turns import Turns
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
+
+LONG_POLL_THREADS = 32
+MAX_REMEMBERED_HOSTS = 256
+MAX_BODY_BYTES = 1024**3  # S3 uploads from `aws cloudformation package` are megabytes
+AGE_SECONDS = 0.5
+# Response headers that belong to one connection, set by the server itself.
+_HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"}
+
+
+class RoutedOnce(DomainDispatcherApplication):
+    """moto's dispatcher, remembering which backend serves each host name it has resolved."""
+
+    def __init__(self) -> None:
+        super().__init__(create_backend_app)
+        self._backend_by_host: dict[str, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        if host is None:
+            return None
+        backend = self._backend_by_host.get(host)
+        if backend is None:
+            backend = super().get_backend_for_host(host)
+            # Host names come from request headers: remember a bounded number of real ones.
+            if backend is not None and len(self._backend_by_host) < MAX_REMEMBERED_HOSTS:
+                self._backend_by_host[host] = backend
+        return backend
+
+
+def wsgi_environ(request: web.Request, body: bytes) -> "WSGIEnvironment":
+    host, port = request.transport.get_extra_info("sockname")[:2] if request.transport else ("", 0)
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": request.method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": request.path,
+        "QUERY_STRING": request.query_string,
+        "RAW_URI": request.raw_path,
+        "REQUEST_URI": request.raw_path,
+        "SERVER_NAME": str(host),
+        "SERVER_PORT": str(port),
+        "SERVER_PROTOCOL": f"HTTP/{request.version.major}.{request.version.minor}",
+        "REMOTE_ADDR": request.remote or "",
+        "CONTENT_TYPE": request.headers.get("Content-Type", ""),
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": request.scheme,
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    for name, value in request.headers.items():
+        key = name.upper().replace("-", "_")
+        if "_" in name or key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            continue  # as WSGI servers do: X_Foo must not pass for X-Foo
+        key = f"HTTP_{key}"
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+    return environ
+
+
+def call_wsgi(app: "WSGIApplication", environ: "WSGIEnvironment") -> web.Response:
+    started: list[Any] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        started[:] = [status, headers]
+        return lambda data: None
+
+    chunks = app(environ, start_response)
+    try:
+        body = b"".join(chunks)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    status, headers = started
+    response = web.Response(status=int(status.split(" ", 1)[0]), body=body)
+    for name, value in headers:
+        if name.lower() not in _HOP_BY_HOP:
+            response.headers.add(name, value)
+    return response
+
+
+def _blocks(request: web.Request, body: bytes) -> bool:
+    """An SQS ReceiveMessage, which may long-poll (JSON protocol, or the older query one)."""
+    target = request.headers.get("X-Amz-Target", "")
+    return target == "AmazonSQS.ReceiveMessage" or (not target and b"Action=ReceiveMessage" in body)
+
+
+class OneAtATime:
+    """Runs the WSGI app inline on the loop's thread, one request after another, requests on
+    ``background_port`` only when no other request waits (or after ``AGE_SECONDS``)."""
+
+    def __init__(self, app: "WSGIApplication", turns: Turns, background_port: int):
+        self._app = app
+        self._turns = turns
+        self._background_port = background_port
+        self._waiting: tuple[deque[Any], deque[Any]] = (deque(), deque())  # foreground, background
+        self._work = asyncio.Event()
+        self._threads = ThreadPoolExecutor(LONG_POLL_THREADS, thread_name_prefix="long-poll")
+        self._runner: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._runner = asyncio.get_running_loop().create_task(self._run())
+
+    def _in_turn(self, environ: "WSGIEnvironment", foreground: bool) -> web.Response:
+        with self._turns.turn(foreground):
+            return call_wsgi(self._app, environ)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        environ = wsgi_environ(request, body)
+        foreground = environ["SERVER_PORT"] != str(self._background_port)
+        if _blocks(request, body):
+            return await asyncio.get_running_loop().run_in_executor(
+                self._threads, self._in_turn, environ, foreground
+            )
+        done: asyncio.Future[web.Response] = asyncio.get_running_loop().create_future()
+        self._waiting[0 if foreground else 1].append((environ, done, time.monotonic()))
+        self._work.set()
+        return await done
+
+    def _next(self) -> tuple[Any, bool]:
+        foreground, background = self._waiting
+        aged = background and time.monotonic() - background[0][2] > AGE_SECONDS
+        if foreground and not aged:
+            return foreground.popleft(), True
+        return background.popleft(), False
+
+    async def _run(self) -> None:
+        while True:
+            await self._work.wait()
+            self._work.clear()
+            while any(self._waiting):
+                if not self._waiting[0]:
+                    # Before a background request, let the loop read what arrived meanwhile
+                    # (a socket read, then the handler that queues it): a foreground may be next.
+                    await asyncio.sleep(0)
+                    await asyncio.sleep(0)
+                (environ, done, _), foreground = self._next()
+                if done.cancelled():
+                    continue  # the client went away
+                try:
+                    done.set_result(self._in_turn(environ, foreground))
+                except Exception as exc:  # moto's own 500 handling failed: answer it anyway
+                    done.set_exception(exc)
+                await asyncio.sleep(0)
+
+
+def _exit_now() -> None:
+    """The emulator's state lives in memory and goes with the process either way."""
+    sys.stderr.flush()
+    os._exit(0)
+
+
+async def serve(
+    host: str, port: int, on_ready: Callable[[str], None], app: "WSGIApplication | None" = None
+) -> None:
+    turns = Turns()
+    sqs_indexes.install(while_waiting=turns.suspended)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    main_socket = socket.create_server((host, port), family=family)
+    background_socket = socket.create_server((host, 0), family=family)
+    background_port = background_socket.getsockname()[1]
+    scheduler = OneAtATime(app or RoutedOnce(), turns, background_port)
+    web_app = web.Application(client_max_size=MAX_BODY_BYTES)
+    web_app.router.add_route("*", "/{tail:.*}", scheduler.handle)
+    runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
+    await runner.setup()
+    for sock in (main_socket, background_socket):
+        await web.SockSite(runner, sock).start()
+    scheduler.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _exit_now)
+    on_ready(f"http://{host}:{port} http://{host}:{background_port}")
+    await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.emulator_server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4566)
+    parser.add_argument(
+        "--lifeline", action="store_true", help="exit when stdin closes (the parent is gone)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        sqs_indexes.check_moto_version()
+    except sqs_indexes.UnsupportedMoto as exc:
+        print(f"emulator: {exc}", file=sys.stderr)
+        return 2
+    if args.lifeline:
+        hold_lifeline()
+    try:
+        asyncio.run(serve(args.host, args.port, announce_ready))
+    except OSError as exc:
+        print(f"emulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

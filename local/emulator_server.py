@@ -33,6 +33,7 @@ Started by ``local.emulator.MotoProcess`` on a lifeline (``local.child_process``
 
 import argparse
 import asyncio
+import contextlib
 import io
 import os
 import signal
@@ -40,7 +41,6 @@ import socket
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +49,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 
 from local import sqs_indexes
 from local.child_process import announce_ready, hold_lifeline
-from local.emulator_turns import Turns
+from local.emulator_turns import AGE_SECONDS, Turns
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 LONG_POLL_THREADS = 32
 MAX_REMEMBERED_HOSTS = 256
 MAX_BODY_BYTES = 1024**3  # S3 uploads from `aws cloudformation package` are megabytes
-AGE_SECONDS = 0.5
+YIELDS_BEFORE_BACKGROUND = 3
 # Response headers that belong to one connection, set by the server itself.
 _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"}
 
@@ -157,6 +157,13 @@ class OneAtATime:
     def start(self) -> None:
         self._runner = asyncio.get_running_loop().create_task(self._run())
 
+    async def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
     def _in_turn(self, environ: "WSGIEnvironment", foreground: bool) -> web.Response:
         with self._turns.turn(foreground):
             return call_wsgi(self._app, environ)
@@ -186,10 +193,12 @@ class OneAtATime:
             await self._work.wait()
             self._work.clear()
             while any(self._waiting):
-                if not self._waiting[0]:
-                    # Before a background request, let the loop read what arrived meanwhile
-                    # (a socket read, then the handler that queues it): a foreground may be next.
-                    await asyncio.sleep(0)
+                for _ in range(YIELDS_BEFORE_BACKGROUND):
+                    if self._waiting[0]:
+                        break
+                    # Let the loop read what arrived meanwhile (the socket read, the
+                    # connection's request loop, then the handler that queues it): a foreground
+                    # request may be next.
                     await asyncio.sleep(0)
                 (environ, done, _), foreground = self._next()
                 if done.cancelled():
@@ -207,27 +216,53 @@ def _exit_now() -> None:
     os._exit(0)
 
 
-async def serve(
-    host: str, port: int, on_ready: Callable[[str], None], app: "WSGIApplication | None" = None
-) -> None:
+class EmulatorServer:
+    """Both ports, the scheduler and the WSGI bridge around ``app``."""
+
+    def __init__(self, app: "WSGIApplication", turns: Turns, host: str, port: int):
+        self._app = app
+        self._turns = turns
+        self.host = host
+        self.port = port
+        self.background_port = 0
+        self._runner: web.AppRunner | None = None
+        self._scheduler: OneAtATime | None = None
+
+    async def start(self) -> None:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        main_socket = socket.create_server((self.host, self.port), family=family)
+        background_socket = socket.create_server((self.host, 0), family=family)
+        self.port = main_socket.getsockname()[1]
+        self.background_port = background_socket.getsockname()[1]
+        scheduler = self._scheduler = OneAtATime(self._app, self._turns, self.background_port)
+        web_app = web.Application(client_max_size=MAX_BODY_BYTES)
+        web_app.router.add_route("*", "/{tail:.*}", scheduler.handle)
+        self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        for sock in (main_socket, background_socket):
+            await web.SockSite(self._runner, sock).start()
+        scheduler.start()
+
+    @property
+    def urls(self) -> str:
+        return f"http://{self.host}:{self.port} http://{self.host}:{self.background_port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._scheduler is not None:
+            await self._scheduler.stop()
+
+
+async def _serve(host: str, port: int) -> None:
     turns = Turns()
     sqs_indexes.install(while_waiting=turns.suspended)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    main_socket = socket.create_server((host, port), family=family)
-    background_socket = socket.create_server((host, 0), family=family)
-    background_port = background_socket.getsockname()[1]
-    scheduler = OneAtATime(app or RoutedOnce(), turns, background_port)
-    web_app = web.Application(client_max_size=MAX_BODY_BYTES)
-    web_app.router.add_route("*", "/{tail:.*}", scheduler.handle)
-    runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
-    await runner.setup()
-    for sock in (main_socket, background_socket):
-        await web.SockSite(runner, sock).start()
-    scheduler.start()
+    server = EmulatorServer(RoutedOnce(), turns, host, port)
+    await server.start()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _exit_now)
-    on_ready(f"http://{host}:{port} http://{host}:{background_port}")
+    announce_ready(server.urls)
     await asyncio.Event().wait()
 
 
@@ -247,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.lifeline:
         hold_lifeline()
     try:
-        asyncio.run(serve(args.host, args.port, announce_ready))
+        asyncio.run(_serve(args.host, args.port))
     except OSError as exc:
         print(f"emulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1

@@ -1,75 +1,69 @@
-"""One request at a time inside the emulator, the API's first.
+"""Turns inside the emulator: one request at a time, the API's first.
 
-moto is not written for concurrent requests: its backends are plain dicts and lists, and a
-conditional write checks and then writes in two steps. The emulator therefore runs one request
-at a time. Who goes next matters too: the API and the consumers share this one emulator (on AWS
-they scale apart), and with the consumers draining a backlog an API call waited behind theirs
-(measured: a 3.4 ms PutItem took 8.5 ms at the median and 56 ms at p95 while the consumers
-drained a backlog; moto's threads passing the GIL among themselves added most of it). So a
-*foreground* request (the API's port) always goes before a waiting *background* one (the
-consumers' port); a background request that has waited ``AGE_SECONDS`` is served as foreground,
-so the consumers slow down under load but never wait past their timeouts.
+The emulator runs moto one request at a time (``local.emulator_server``): on its event loop's
+thread, or, for an SQS long poll that may block, on a thread of its own. ``Turns`` decides who
+goes next among them. A *foreground* request (the API's port) goes before a waiting
+*background* one (the consumers' port), unless the oldest background one has waited
+``AGE_SECONDS``: the consumers slow down under ingest load but never wait past their timeouts.
+The turn is handed straight to the next waiter on release, so a thread that releases and asks
+again at once cannot jump the queue.
 
-A request that blocks (an SQS long poll) gives up its turn while it waits: ``suspended()``.
+A request that blocks (a long poll waiting for messages) gives its turn away while it waits:
+``suspended()``.
 """
 
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 AGE_SECONDS = 0.5
+
+
+@dataclass
+class _Waiter:
+    foreground: bool
+    since: float = field(default_factory=time.monotonic)
+    given: threading.Event = field(default_factory=threading.Event)
 
 
 class Turns:
     def __init__(self, age_seconds: float = AGE_SECONDS):
         self._age = age_seconds
         self._lock = threading.Lock()
-        self._foreground = threading.Condition(self._lock)
-        self._background = threading.Condition(self._lock)
         self._held = False
-        self._waiting_foreground = 0
-        self._waiting_background = 0
+        self._foreground: deque[_Waiter] = deque()
+        self._background: deque[_Waiter] = deque()
         self._mine = threading.local()
+
+    @property
+    def waiting(self) -> tuple[int, int]:
+        """(foreground, background) waiters, for tests and diagnostics."""
+        return len(self._foreground), len(self._background)
 
     def acquire(self, foreground: bool) -> None:
         with self._lock:
-            if not foreground and not self._held and not self._waiting_foreground:
-                self._held = True  # nobody ahead: no need to queue
-            elif not foreground and self._wait_background():
-                pass
-            else:
-                self._waiting_foreground += 1
-                try:
-                    while self._held:
-                        self._foreground.wait()
-                finally:
-                    self._waiting_foreground -= 1
+            if not self._held:  # nobody holds it, so nobody waits: take it
                 self._held = True
+                waiter = None
+            else:
+                waiter = _Waiter(foreground)
+                (self._foreground if foreground else self._background).append(waiter)
+        if waiter is not None:
+            waiter.given.wait()
         self._mine.foreground = foreground
-
-    def _wait_background(self) -> bool:
-        """Wait as background, up to the age limit; True if the turn was taken."""
-        deadline = time.monotonic() + self._age
-        self._waiting_background += 1
-        try:
-            while self._held or self._waiting_foreground:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False  # aged: queue as foreground
-                self._background.wait(remaining)
-        finally:
-            self._waiting_background -= 1
-        self._held = True
-        return True
 
     def release(self) -> None:
         with self._lock:
-            self._held = False
-            if self._waiting_foreground:
-                self._foreground.notify()
-            elif self._waiting_background:
-                self._background.notify()
+            aged = self._background and time.monotonic() - self._background[0].since >= self._age
+            if self._foreground and not aged:
+                self._foreground.popleft().given.set()
+            elif self._background:
+                self._background.popleft().given.set()
+            else:
+                self._held = False
 
     @contextmanager
     def turn(self, foreground: bool) -> Iterator[None]:
@@ -82,8 +76,8 @@ class Turns:
 
     @contextmanager
     def suspended(self) -> Iterator[None]:
-        """Give up the current thread's turn while it blocks, then take one again. Outside a
-        turn (a caller that took none) it does nothing."""
+        """Give the current thread's turn away while it blocks, then wait for one again.
+        Outside a turn (a caller that took none) it does nothing."""
         foreground = getattr(self._mine, "foreground", None)
         if foreground is None:
             yield

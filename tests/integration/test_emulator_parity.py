@@ -357,4 +357,5 @@ def test_any_sequence_of_calls_gets_the_same_answers(
         return lambda s: (counts(s, url(s)), counts(s, url(s, "-dlq")))
 
     for operation in operations:
-        twin.both(lambda side, operation=operation: outcome(step(operation), side))
+        action = step(operation)
+        twin.both(lambda side: outcome(action, side))  # noqa: B023 - used at once

@@ -26,3 +26,6 @@ class AuditRecord(BaseModel):
     order_id: OrderId = Field(alias="OrderId")
     event_type: str = Field(alias="EventType")
     order_details: AuditOrderDetails = Field(alias="OrderDetails")
+    # When the Audit consumer wrote it: with the order's createdAt, the pipeline's own measure
+    # of how long an order takes to be audited (the load harness reports it).
+    recorded_at: Timestamp = Field(alias="RecordedAt")

@@ -81,7 +81,7 @@ class ChildProcess:
         Later lines go to ``on_line``."""
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = self.log_path.open("ab")
+            self._log = self.log_path.open("a+b")
         else:
             self._log = tempfile.TemporaryFile()  # noqa: SIM115 - kept open for the child's life
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and modules

@@ -17,6 +17,7 @@ from contracts.types import UUID4_PATTERN
 from local import operations
 from local.child_process import ChildFailed
 from local.emulator import EmulatorError
+from local.lambda_container import FunctionFailed
 from local.operations import Target
 from local.resources import ResourceNames
 from local.stack import LocalStack, StackOptions
@@ -240,7 +241,7 @@ async def run_up(args: argparse.Namespace) -> int:
         await stopping.wait()
         stack.say("stopping")
         return 0
-    except (EmulatorError, ChildFailed, ConfigError, OSError) as exc:
+    except (EmulatorError, ChildFailed, FunctionFailed, ConfigError, OSError) as exc:
         print(f"orders up: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -1,9 +1,10 @@
-"""The consumer side of ``orders up``, in a process of its own: the SMTP sink, the Email and
-Audit functions, and the pollers that feed them from their queues.
+"""The consumer side of ``orders up``, in a process of its own: the SMTP sink, and the pollers
+that feed the Email and Audit functions from their queues, one container process
+(``local.lambda_container``) per poller.
 
-Its own process, at a lower priority (``nice`` +10), because the consumers must not starve
-ingest: on AWS the API and the consumers scale apart and SQS is the buffer between them. Here,
-when the machine is busy, the API is served first, the queues hold the backlog, and the
+At a lower priority (``nice`` +10, which its containers inherit), because the consumers must not
+starve ingest: on AWS the API and the consumers scale apart and SQS is the buffer between them.
+Here, when the machine is busy, the API is served first, the queues hold the backlog, and the
 consumers drain it when there is room. In one process with the API they shared its GIL, and a
 backlog slowed every answer the API gave.
 
@@ -16,31 +17,22 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from consumers.audit.handler import AuditFunction, AuditSettings
-from consumers.audit.handler import logger as audit_logger
-from consumers.audit.handler import metrics as audit_metrics
-from consumers.email.handler import EmailFunction, EmailSettings
-from consumers.email.handler import logger as email_logger
-from consumers.email.handler import metrics as email_metrics
-from consumers.function import ConsumerFunction, Handler
-from consumers.function import make_handler as make_consumer_handler
 from local.child_process import ChildProcess, announce_ready, hold_lifeline
 from local.event_source import SqsEventSource
-from local.function_output import restore_console, route_function_output
+from local.lambda_container import FunctionFailed, LambdaContainer
 from local.pollers import QueuePoller
 from local.provision import Provisioned, QueueEndpoints
 from local.smtp_sink import SmtpSink
 from runtime.aws import AwsClients, long_poll_config
 
 NICENESS = 10
-EMAIL_TIMEOUT_SECONDS = 60.0
-AUDIT_TIMEOUT_SECONDS = 30.0
+EMAIL_ENTRY, EMAIL_TIMEOUT_SECONDS = "consumers.email.handler:handler", 60.0
+AUDIT_ENTRY, AUDIT_TIMEOUT_SECONDS = "consumers.audit.handler:handler", 30.0
 
 
 class FleetConfig(BaseModel):
@@ -61,11 +53,6 @@ class FleetConfig(BaseModel):
     long_poll_seconds: int = 20
 
 
-def _container(function: ConsumerFunction) -> Callable[[], ConsumerFunction]:
-    """The "current container" callable a Lambda entry point wants, fixed to one container."""
-    return lambda: function
-
-
 class ConsumerFleet:
     """One consumer container per poller slot, as Lambda runs one batch per container."""
 
@@ -73,9 +60,24 @@ class ConsumerFleet:
         self.config = config
         self._say = say
         self._smtp: SmtpSink | None = None
-        self._functions: list[ConsumerFunction] = []
+        self._containers: list[LambdaContainer] = []
         self._pollers: list[QueuePoller] = []
         self._poll_clients: AwsClients | None = None
+
+    def _container(
+        self, entry: str, name: str, timeout: float, settings: dict[str, str]
+    ) -> LambdaContainer:
+        """A container configured as Lambda would configure the function."""
+        config = self.config
+        environment = {
+            **os.environ,
+            **settings,
+            "AWS_ENDPOINT_URL": config.endpoint_url,
+            "LOG_LEVEL": config.log_level,
+        }
+        container = LambdaContainer(entry, name, timeout, environment, config.log_dir)
+        self._containers.append(container)
+        return container
 
     async def start(self) -> str:
         """Start everything; returns where email goes (``outbox=…`` or ``smtp=…``)."""
@@ -88,61 +90,51 @@ class ConsumerFleet:
             mail = f"smtp={smtp[0]}:{smtp[1]}"
         provisioned = config.provisioned
         names = provisioned.names
-        email_settings = EmailSettings.model_validate(
-            {
-                "EMAIL_FROM": config.email_from,
-                "SMTP_HOST": smtp[0],
-                "SMTP_PORT": str(smtp[1]),
-                "IDEMPOTENCY_TABLE_NAME": names.idempotency_table,
-                "DEAD_LETTER_QUEUE_URL": provisioned.email.dlq_url,
-                "LOG_LEVEL": config.log_level,
-            }
-        )
-        audit_settings = AuditSettings.model_validate(
-            {
-                "AUDIT_TABLE_NAME": names.audit_table,
-                "DEAD_LETTER_QUEUE_URL": provisioned.audit.dlq_url,
-                "LOG_LEVEL": config.log_level,
-            }
-        )
-        for logger in (email_logger, audit_logger):
-            logger.setLevel(config.log_level)
+        email = {
+            "EMAIL_FROM": config.email_from,
+            "SMTP_HOST": smtp[0],
+            "SMTP_PORT": str(smtp[1]),
+            "IDEMPOTENCY_TABLE_NAME": names.idempotency_table,
+            "DEAD_LETTER_QUEUE_URL": provisioned.email.dlq_url,
+        }
+        audit = {
+            "AUDIT_TABLE_NAME": names.audit_table,
+            "DEAD_LETTER_QUEUE_URL": provisioned.audit.dlq_url,
+        }
         self._poll_clients = AwsClients(
             endpoint_url=config.endpoint_url, config=long_poll_config(config.long_poll_seconds)
         )
         sqs = await self._poll_clients.sqs()
         for _ in range(config.pollers_per_queue):
-            email = EmailFunction(email_settings, AwsClients(endpoint_url=config.endpoint_url))
-            audit = AuditFunction(audit_settings, AwsClients(endpoint_url=config.endpoint_url))
-            self._functions += [email, audit]
-            email_entry = make_consumer_handler(email_logger, email_metrics, _container(email))
-            audit_entry = make_consumer_handler(audit_logger, audit_metrics, _container(audit))
             self._pollers += [
                 self._poller(
-                    sqs, provisioned.email, email_entry, "email-consumer", EMAIL_TIMEOUT_SECONDS
+                    sqs,
+                    provisioned.email,
+                    self._container(EMAIL_ENTRY, "email-consumer", EMAIL_TIMEOUT_SECONDS, email),
                 ),
                 self._poller(
-                    sqs, provisioned.audit, audit_entry, "audit-consumer", AUDIT_TIMEOUT_SECONDS
+                    sqs,
+                    provisioned.audit,
+                    self._container(AUDIT_ENTRY, "audit-consumer", AUDIT_TIMEOUT_SECONDS, audit),
                 ),
             ]
+        await asyncio.gather(*(container.start() for container in self._containers))
         for poller in self._pollers:
             poller.start()
         return mail
 
-    def _poller(
-        self, sqs: Any, queue: QueueEndpoints, entry: Handler, name: str, timeout: float
-    ) -> QueuePoller:
+    def _poller(self, sqs: Any, queue: QueueEndpoints, container: LambdaContainer) -> QueuePoller:
         config = self.config
         source = SqsEventSource(
             client=sqs,
             queue_url=queue.url,
             queue_arn=queue.arn,
-            handler=entry,
-            function_name=name,
-            function_timeout=timeout,
+            invoke=container.invoke,
+            function_name=container.function_name,
+            function_timeout=container.timeout,
             batch_size=config.batch_size,
-            executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix=name),
         )
+        name = container.function_name
         return QueuePoller(
             source,
             on_error=lambda error: self._say(f"poller {name}: {error}"),
@@ -155,15 +147,11 @@ class ConsumerFleet:
         """Prompt and lossless: long polls are cancelled, received but unhandled messages made
         visible again, batches in a function allowed to finish."""
         await asyncio.gather(*(poller.stop() for poller in self._pollers))
-        for poller in self._pollers:
-            if poller.source.executor is not None:
-                poller.source.executor.shutdown(wait=True)
+        await asyncio.gather(*(container.stop() for container in self._containers))
         if self._poll_clients is not None:
             await self._poll_clients.close()
         if self._smtp is not None:
             self._smtp.stop()
-        for function in self._functions:
-            await asyncio.to_thread(function.close)
 
 
 def _console(line: str) -> None:
@@ -192,11 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.suppress(OSError):  # a platform without nice still runs, unprioritised
         os.nice(NICENESS)
     hold_lifeline()
-    stream = route_function_output(config.log_dir, (email_logger, audit_logger))
     try:
         asyncio.run(_serve(config))
-    finally:
-        restore_console(stream)
+    except FunctionFailed as exc:
+        print(f"consumers: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

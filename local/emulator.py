@@ -4,9 +4,8 @@ Its own process, not a thread of ``orders up``: moto then does not share an inte
 GIL) with the API and the consumers calling it.
 """
 
+import socket
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from local.child_process import ChildFailed, ChildProcess
@@ -45,15 +44,16 @@ class MotoProcess:
     def pid(self) -> int | None:
         return self._child.pid
 
-    def _answers(self) -> bool:
+    def _taken(self) -> bool:
+        """Something already listens on the port (another emulator, most likely)."""
         try:
-            with urllib.request.urlopen(f"{self.url}/moto-api/data.json", timeout=1):  # noqa: S310
+            with socket.create_connection((self.host, self.port), timeout=1):
                 return True
-        except (urllib.error.URLError, OSError):
+        except OSError:
             return False
 
     def start(self, within: float = 20.0) -> None:
-        if self._answers():
+        if self._taken():
             raise EmulatorError(f"port {self.port} already answers; choose another --aws-port")
         try:
             _, self.background_url = self._child.start(within).split()

@@ -1,25 +1,22 @@
 """Lambda's SQS event-source mapping, for one machine.
 
-Receives a batch (long polling), hands the handler a real-shaped SQS event, then deletes only
-the records the handler did not list in ``batchItemFailures``; the listed ones stay on the queue
+Receives a batch (long polling), hands the function a real-shaped SQS event, then deletes only
+the records the function did not list in ``batchItemFailures``; the listed ones stay on the queue
 and come back after the visibility timeout, so the queue's redrive policy moves them to the
-dead-letter queue after its maxReceiveCount, exactly as on AWS. A handler that raises fails the
-whole batch, as Lambda does.
+dead-letter queue after its maxReceiveCount, exactly as on AWS. A function that fails (raises,
+times out, dies) fails the whole batch, as Lambda does.
 """
 
 import asyncio
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from local.lambda_container import Invoke
 from runtime.lambda_context import LocalLambdaContext
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
     from types_aiobotocore_sqs.type_defs import MessageTypeDef
-
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def _message_attributes(message: "MessageTypeDef") -> dict[str, Any]:
@@ -67,12 +64,10 @@ class SqsEventSource:
     client: "SQSClient"
     queue_url: str
     queue_arn: str
-    handler: Handler
+    invoke: Invoke
     function_name: str
     function_timeout: float
     batch_size: int = 10
-    # Where the function runs; the local stack gives each poller a thread of its own.
-    executor: ThreadPoolExecutor | None = None
 
     async def receive(
         self, wait_seconds: int = 0, window_seconds: float = 0.0
@@ -115,15 +110,13 @@ class SqsEventSource:
         return await self.deliver(await self.receive(wait_seconds))
 
     async def deliver(self, messages: list["MessageTypeDef"]) -> BatchOutcome:
-        """Invoke the handler with the batch; delete what it did not report as failed."""
+        """Invoke the function with the batch; delete what it did not report as failed."""
         if not messages:
             return BatchOutcome()
         outcome = BatchOutcome(received=len(messages))
         context = LocalLambdaContext(self.function_name, timeout_seconds=self.function_timeout)
         try:
-            result = await asyncio.get_running_loop().run_in_executor(
-                self.executor, self.handler, sqs_event(messages, self.queue_arn), context
-            )
+            result = await self.invoke(sqs_event(messages, self.queue_arn), context)
             outcome.failed = [
                 item["itemIdentifier"] for item in result.get("batchItemFailures", [])
             ]

@@ -1,8 +1,8 @@
 """An HTTP front that behaves like API Gateway's REST proxy integration, for one machine.
 
-Each request becomes a real proxy event and goes to the real Order API handler, run by one of
-a pool of "containers" (each with its own event loop and clients, one request at a time, as
-Lambda runs them). Like API Gateway it refuses bodies over the limit (413) and throttles the
+Each request becomes a real proxy event and goes to the real Order API handler in one of a pool
+of containers (``local.lambda_container``: a process each, one request at a time, as Lambda
+runs them). Like API Gateway it refuses bodies over the limit (413) and throttles the
 stage with a token bucket, taken as each request arrives (429 ``{"message": "Too Many
 Requests"}``, ``x-amzn-ErrorType: ThrottlingException``).
 
@@ -18,17 +18,15 @@ answer, never a 30 s timeout.
 import asyncio
 import json
 import logging
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
 
 from local.apigateway import proxy_event
+from local.lambda_container import FunctionFailed, Invoke
 from local.throttle import TokenBucket
 from runtime.lambda_context import LocalLambdaContext
 
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 log = logging.getLogger(__name__)
 PAYLOAD_LIMIT_BYTES = 10 * 1024
 CORS = {
@@ -58,23 +56,20 @@ def _gateway_error(status: int, message: str, error_type: str = "Error") -> web.
 class ApiGatewayFront:
     def __init__(
         self,
-        containers: list[Handler],
+        containers: list[Invoke],
         bucket: TokenBucket,
         function_timeout: float = 30.0,
         max_wait: float = 0.1,
     ):
-        self._idle: asyncio.Queue[Handler] = asyncio.Queue()
+        self._idle: asyncio.Queue[Invoke] = asyncio.Queue()
         for container in containers:
             self._idle.put_nowait(container)
         self._bucket = bucket
         self._timeout = function_timeout
         self._max_wait = max_wait
         self._runner: web.AppRunner | None = None
-        # A thread per container, of its own: in asyncio's shared default pool (6 threads on
-        # 2 cores) API requests waited behind consumer batches.
-        self._threads = ThreadPoolExecutor(max_workers=len(containers), thread_name_prefix="api")
 
-    async def _container(self) -> Handler:
+    async def _container(self) -> Invoke:
         if not self._idle.empty():
             return self._idle.get_nowait()
         try:
@@ -83,32 +78,23 @@ class ApiGatewayFront:
             raise AllContainersBusy from None
 
     async def _invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        container = await self._container()
+        invoke = await self._container()
         try:
-            context = LocalLambdaContext("order-api", timeout_seconds=self._timeout)
-            return await asyncio.get_running_loop().run_in_executor(
-                self._threads, container, event, context
-            )
+            return await invoke(event, LocalLambdaContext("order-api", self._timeout))
         finally:
-            self._idle.put_nowait(container)
+            self._idle.put_nowait(invoke)
 
     async def warm(self, event: dict[str, Any]) -> None:
         """Invoke every container once (its cold start: clients, connections), so the first
         requests a user sends are not refused while all containers start at once."""
         containers = [self._idle.get_nowait() for _ in range(self._idle.qsize())]
-        loop = asyncio.get_running_loop()
         try:
             await asyncio.gather(
-                *(
-                    loop.run_in_executor(
-                        self._threads, container, event, LocalLambdaContext("order-api")
-                    )
-                    for container in containers
-                )
+                *(invoke(event, LocalLambdaContext("order-api")) for invoke in containers)
             )
         finally:
-            for container in containers:
-                self._idle.put_nowait(container)
+            for invoke in containers:
+                self._idle.put_nowait(invoke)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if not self._bucket.take():
@@ -135,9 +121,9 @@ class ApiGatewayFront:
             result = await self._invoke(event)
         except AllContainersBusy:
             return _gateway_error(429, "Too Many Requests", CONCURRENCY_THROTTLED)
-        except Exception:
+        except FunctionFailed as failed:
             # Lambda itself failed (not the handler's 500): API Gateway answers 502.
-            log.exception("the Order API function failed to run (answered 502)")
+            log.error("the Order API function failed (answered 502): %s", failed)
             return _gateway_error(502, "Internal server error")
         payload = result.get("body") or ""
         return web.Response(
@@ -156,4 +142,3 @@ class ApiGatewayFront:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
-        self._threads.shutdown(wait=True)

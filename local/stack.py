@@ -12,19 +12,19 @@ from typing import Any, TextIO
 import aiohttp
 
 from api.config import ApiSettings
-from api.handler import OrderApiFunction, make_handler
-from api.observability import logger as api_logger
 from local.apigateway import proxy_event
 from local.consumer_fleet import ConsumerProcess, FleetConfig
 from local.emulator import MotoProcess
-from local.function_output import restore_console, route_function_output
-from local.http_front import ApiGatewayFront, Handler
+from local.http_front import ApiGatewayFront
+from local.lambda_container import LambdaContainer
 from local.operations import Steps
 from local.provision import Provisioned, provision
 from local.resources import ResourceNames
 from local.throttle import TokenBucket
 from runtime.aws import AwsClients
+from runtime.config import load_settings
 
+API_ENTRY, API_TIMEOUT_SECONDS = "api.handler:handler", 30.0
 WARM_UP_ORDER_ID = "00000000-0000-4000-8000-000000000000"  # never an order: a 404
 DEMO_ORDER = (
     Path(__file__).resolve().parents[1]
@@ -32,11 +32,6 @@ DEMO_ORDER = (
     / "samples"
     / "order_request.spec_example.json"
 )
-
-
-def _container(function: OrderApiFunction) -> Callable[[], OrderApiFunction]:
-    """The "current container" callable a Lambda entry point wants, fixed to one container."""
-    return lambda: function
 
 
 @dataclass(frozen=True)
@@ -68,9 +63,8 @@ class LocalStack:
     endpoint_url: str = ""
     provisioned: Provisioned | None = None
     _moto: MotoProcess | None = None
-    _functions: list[OrderApiFunction] = field(default_factory=list)
+    _containers: list[LambdaContainer] = field(default_factory=list)
     _front: ApiGatewayFront | None = None
-    _log: TextIO | None = None
     _consumers: ConsumerProcess | None = None
 
     @property
@@ -99,24 +93,25 @@ class LocalStack:
         finally:
             await clients.close()
         names = self.provisioned.names
-        settings = ApiSettings.model_validate(
-            {
-                "ORDER_TABLE_NAME": names.orders_table,
-                "ORDER_TOPIC_ARN": self.provisioned.topic_arn,
-                "IDEMPOTENCY_TABLE_NAME": names.idempotency_table,
-                "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
-            }
-        )
-        self._log = route_function_output(opts.log_dir, (api_logger,))
-        handlers: list[Handler] = []
-        for _ in range(opts.containers):
-            function = OrderApiFunction(
-                settings, clients=AwsClients(endpoint_url=self.endpoint_url)
-            )
-            self._functions.append(function)
-            handlers.append(make_handler(_container(function)))
+        environment = {
+            **os.environ,
+            "ORDER_TABLE_NAME": names.orders_table,
+            "ORDER_TOPIC_ARN": self.provisioned.topic_arn,
+            "IDEMPOTENCY_TABLE_NAME": names.idempotency_table,
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+        }
+        load_settings(ApiSettings, environment)  # a bad variable is named before anything runs
+        self._containers = [
+            LambdaContainer(API_ENTRY, "order-api", API_TIMEOUT_SECONDS, environment, opts.log_dir)
+            for _ in range(opts.containers)
+        ]
+        await asyncio.gather(*(container.start() for container in self._containers))
         self._front = ApiGatewayFront(
-            handlers, TokenBucket(opts.rate, opts.burst), max_wait=opts.max_wait
+            [container.invoke for container in self._containers],
+            TokenBucket(opts.rate, opts.burst),
+            function_timeout=API_TIMEOUT_SECONDS,
+            max_wait=opts.max_wait,
         )
         await self._front.warm(proxy_event("GET", f"/order/{WARM_UP_ORDER_ID}"))
         await self._front.start(opts.host, opts.port)
@@ -206,10 +201,6 @@ class LocalStack:
             await self._front.stop()
         if self._consumers is not None:
             await asyncio.to_thread(self._consumers.stop)
-        for function in self._functions:
-            await asyncio.to_thread(function.close)
+        await asyncio.gather(*(container.stop() for container in self._containers))
         if self._moto is not None:
             await asyncio.to_thread(self._moto.stop)
-        if self._log is not None:
-            restore_console(self._log)
-            self._log = None

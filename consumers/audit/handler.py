@@ -1,5 +1,6 @@
 """Lambda entry point of the Audit consumer: ``consumers.audit.handler.handler``."""
 
+from datetime import UTC, datetime
 from functools import cache
 
 from aws_lambda_powertools import Metrics
@@ -38,7 +39,7 @@ class AuditFunction(ConsumerFunction):
     async def process(self, event: OrderCreated, ids: dict[str, str]) -> None:
         writer = await self.writer()
         try:
-            created = await writer.write(audit_record(event))
+            created = await writer.write(audit_record(event, datetime.now(UTC)))
         except Exception:
             logger.exception("audit record not written; the message will be retried", extra=ids)
             raise

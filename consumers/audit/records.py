@@ -1,6 +1,8 @@
 """Building the audit record of an event: pure, and keyed by the event itself, so that a
 redelivered message maps to the very same item."""
 
+from datetime import datetime
+
 from contracts.audit import AuditOrderDetails, AuditRecord
 from contracts.events import OrderCreated
 
@@ -9,7 +11,7 @@ def audit_id(event: OrderCreated) -> str:
     return f"{event.order_id}#{event.event_type}"
 
 
-def audit_record(event: OrderCreated) -> AuditRecord:
+def audit_record(event: OrderCreated, recorded_at: datetime) -> AuditRecord:
     return AuditRecord(
         audit_id=audit_id(event),
         timestamp=event.created_at,
@@ -22,4 +24,5 @@ def audit_record(event: OrderCreated) -> AuditRecord:
             item_count=len(event.items),
             total_amount=event.total_amount,
         ),
+        recorded_at=recorded_at,
     )

@@ -23,6 +23,7 @@ def audit_item(record: AuditRecord) -> dict[str, Any]:
         "Timestamp": {"S": format_timestamp(record.timestamp)},
         "OrderId": {"S": record.order_id},
         "EventType": {"S": record.event_type},
+        "RecordedAt": {"S": format_timestamp(record.recorded_at)},
         "OrderDetails": {
             "M": {
                 "customerId": customer_id,

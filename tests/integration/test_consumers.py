@@ -5,6 +5,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,8 @@ def test_a_published_event_is_emailed_and_audited(
     assert item["AuditId"] == {"S": f"{event['orderId']}#ORDER_CREATED"}
     assert item["EventType"] == {"S": "ORDER_CREATED"}
     assert item["Timestamp"] == {"S": "2026-11-25T02:22:57.123Z"}
+    recorded = datetime.fromisoformat(item["RecordedAt"]["S"])
+    assert abs(recorded - datetime.now(UTC)) < timedelta(minutes=1)
     assert item["OrderDetails"]["M"] == {
         "customerId": {"S": "CUST-12345"},
         "customerName": {"S": "John Doe"},

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from local.event_source import SqsEventSource
+from local.lambda_container import in_thread
 from local.pollers import QueuePoller
 from local.provision import Provisioned
 from runtime.aws import AwsClients, long_poll_config
@@ -34,7 +35,7 @@ async def run_poller(
     clients = AwsClients(endpoint_url=moto.url, config=long_poll_config(wait))
     try:
         source = SqsEventSource(
-            await clients.sqs(), stack.audit.url, stack.audit.arn, handler, "probe", 30.0
+            await clients.sqs(), stack.audit.url, stack.audit.arn, in_thread(handler), "probe", 30.0
         )
         poller = QueuePoller(source, concurrency=1, wait_seconds=wait)
         poller.start()

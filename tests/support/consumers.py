@@ -12,6 +12,7 @@ from consumers.email.handler import logger as email_logger
 from consumers.email.handler import metrics as email_metrics
 from consumers.function import make_handler
 from local.event_source import BatchOutcome, SqsEventSource
+from local.lambda_container import in_thread
 from local.provision import Provisioned, QueueEndpoints
 from local.smtp_sink import SmtpSink
 from runtime.aws import AwsClients
@@ -82,7 +83,7 @@ class Consumers:
                 client=await self._poll_clients.sqs(),
                 queue_url=queue.url,
                 queue_arn=queue.arn,
-                handler=self.handlers[which],
+                invoke=in_thread(self.handlers[which]),
                 function_name=f"{which}-consumer",
                 function_timeout=timeout,
                 batch_size=batch_size,

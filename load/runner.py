@@ -1,0 +1,256 @@
+"""``orders load SCENARIO``: a locust run against the API, then the pipeline's completion.
+
+1. locust, headless (``load/locustfile.py``), offers the scenario's load to ``--host`` and writes
+   its CSV and HTML reports and one line per request (``requests.csv``); the scenario's
+   thresholds set locust's exit code (``verdict.json``).
+2. Every accepted order is then followed until it is stored, emailed and audited, or the
+   scenario's completion time (3 minutes) after the run has passed.
+3. ``timeline.png`` plots the run; the summary goes to the console and ``summary.json``.
+
+Exit code: 0 when every threshold held and every accepted order completed; 1 otherwise; 2 for
+a usage error.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections.abc import Sequence
+from pathlib import Path
+
+from load.completion import PEAK_WINDOW, Completion, PipelineReader, wait_for_completion
+from load.plot import read_samples, timeline
+from load.scenarios import THROTTLE, scenarios
+from load.verdict import VALID_POSTS, Verdict, percentile
+
+LOCUSTFILE = Path(__file__).resolve().with_name("locustfile.py")
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _url(text: str) -> str:
+    parsed = urllib.parse.urlsplit(text)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL")
+    return text.rstrip("/")
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 100_000:
+        raise argparse.ArgumentTypeError(f"{value:g} is out of range (more than 0, at most 100000)")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    known = scenarios()
+    parser.add_argument(
+        "scenario",
+        choices=sorted(known),
+        metavar="SCENARIO",
+        help="; ".join(f"{name}: {known[name].description}" for name in sorted(known)),
+    )
+    parser.add_argument(
+        "--host", type=_url, default="http://127.0.0.1:8000", help="the API (default orders up's)"
+    )
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("ORDERS_API_KEY"),
+        help="sent as x-api-key (default $ORDERS_API_KEY)",
+    )
+    parser.add_argument(
+        "--throttle",
+        type=_positive,
+        default=THROTTLE,
+        help=f"the API's stage throttle, requests/s, which the scenarios are scaled to "
+        f"(default {THROTTLE:g})",
+    )
+    parser.add_argument("--rate", type=_positive, help="offer this rate instead (tasks/s)")
+    parser.add_argument("--duration", type=_positive, help="run this many seconds instead")
+    parser.add_argument(
+        "--out", type=Path, help="where the reports go (default var/load/SCENARIO-TIME)"
+    )
+    parser.add_argument(
+        "--aws",
+        type=_url,
+        help="AWS endpoint for the completion check (default: the local emulator for a local "
+        "API, else the standard AWS configuration)",
+    )
+    parser.add_argument("--env", default="dev", help="resource name prefix (default dev)")
+    parser.add_argument(
+        "--outbox",
+        type=Path,
+        default=Path("var/outbox"),
+        help="orders up's outbox, checked for one email per order (default var/outbox)",
+    )
+    parser.add_argument(
+        "--no-completion",
+        action="store_true",
+        help="skip following the accepted orders downstream",
+    )
+
+
+def _locust(args: argparse.Namespace, scenario_json: str, out: Path) -> int:
+    root = str(LOCUSTFILE.parents[1])
+    env = {
+        **os.environ,
+        "LOAD_SCENARIO": scenario_json,
+        "LOAD_OUT": str(out),
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    }
+    if args.api_key:
+        env["LOAD_API_KEY"] = args.api_key
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        *("-f", str(LOCUSTFILE), "--headless", "--host", args.host),
+        *("--csv", str(out / "locust"), "--csv-full-history", "--html", str(out / "report.html")),
+        *("--stop-timeout", "35", "--only-summary", "--loglevel", "WARNING"),
+    ]
+    return subprocess.run(command, env=env, check=False).returncode  # noqa: S603
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} ms"
+
+
+def _seconds(values: list[float]) -> str:
+    p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
+    return "-" if p50 is None or p95 is None else f"p50 {p50:.2f} s, p95 {p95:.2f} s"
+
+
+def report(verdict: Verdict, completion: Completion | None) -> list[str]:
+    lines = [
+        f"  requests {verdict.requests}: "
+        + ", ".join(f"{count} x {status}" for status, count in verdict.statuses.items()),
+        f"  accepted: {verdict.accepted} valid POSTs answered 200"
+        + (f" ({verdict.accepted_share:.2%})" if verdict.accepted_share is not None else "")
+        + f", {verdict.accepted_rate:.1f}/s in the steady part; "
+        f"p50 {_ms(verdict.p50_accepted_ms)}, p95 {_ms(verdict.p95_accepted_ms)}",
+        f"  429 answers: p50 {_ms(verdict.p50_throttled_ms)}, p95 {_ms(verdict.p95_throttled_ms)}; "
+        f"errors {verdict.errors}",
+    ]
+    if len(verdict.stages) > 1:
+        lines.append("  step  offered/s  accepted/s  429/s  p95 accepted  errors")
+        lines += [
+            f"  {s.rate:5.0f}  {s.offered:9.1f}  {s.accepted:10.1f}  {s.throttled:5.1f}"
+            f"  {_ms(s.p95_accepted_ms):>12s}  {s.errors:6d}"
+            for s in verdict.stages
+        ]
+        knee = verdict.knee
+        lines.append(
+            f"  knee: {knee.accepted:.1f} accepted/s sustained at the {knee.rate:g}/s step"
+            if knee
+            else "  knee: no step was served in full"
+        )
+    if completion is not None:
+        outbox = "" if completion.in_outbox is None else f", in the outbox {completion.in_outbox}"
+        lines.append(
+            f"  pipeline: {completion.accepted} accepted; stored {completion.stored}, "
+            f"emailed {completion.emailed}, audited {completion.audited}{outbox}; "
+            f"duplicate emails {completion.duplicate_emails}"
+        )
+        lines.append(
+            f"  accepted -> audited {_seconds(completion.to_audited)}; "
+            f"accepted -> emailed {_seconds(completion.to_emailed)}"
+        )
+        if completion.peak_orders_per_second is not None:
+            lines.append(
+                f"  end to end at best {completion.peak_orders_per_second:.1f} orders/s "
+                f"(most orders done in any {PEAK_WINDOW:g} s)"
+            )
+        if completion.last_done_after_run is not None:
+            rate = completion.orders_per_second or 0.0
+            after = completion.last_done_after_run
+            lines.append(
+                f"  every order done {f'{after:.1f} s after the run' if after > 0 else 'during the run'}; "
+                f"end to end {rate:.1f} orders/s (first accepted to last done)"
+            )
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    scenario = scenarios(args.throttle)[args.scenario].constant(args.rate, args.duration)
+    out = args.out or Path("var/load") / f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out.mkdir(parents=True, exist_ok=True)
+    local = urllib.parse.urlsplit(args.host).hostname in LOCAL_HOSTS
+    print(
+        f"orders load {scenario.name}: {scenario.description}\n"
+        f"  {' then '.join(f'{s.rate:g}/s for {s.seconds:g} s' for s in scenario.stages)} "
+        f"against {args.host}; reports in {out}",
+        flush=True,
+    )
+    code = _locust(args, scenario.model_dump_json(), out)
+    verdict_path = out / "verdict.json"
+    if not verdict_path.exists():
+        print(f"orders load: locust ended (exit code {code}) without a verdict", file=sys.stderr)
+        return 1
+    saved = json.loads(verdict_path.read_text(encoding="utf-8"))
+    began = float(saved.pop("began"))
+    verdict = Verdict.model_validate(saved)
+    run_ended = began + scenario.seconds
+    samples = read_samples(out / "requests.csv")
+    plot = timeline(samples, scenario, began, out)
+    completion = None
+    if not args.no_completion:
+        accepted = {
+            s.order_id for s in samples if s.kind in VALID_POSTS and s.status == 200 and s.order_id
+        }
+        if local:
+            os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+            os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+        reader = PipelineReader(
+            env=args.env,
+            aws_endpoint=args.aws
+            or (os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566") if local else None),
+            region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+            api=None if local else args.host,
+            api_key=args.api_key,
+            outbox=args.outbox if local else None,
+        )
+        completion = wait_for_completion(
+            reader,
+            accepted,
+            run_ended,
+            scenario.thresholds.completion_seconds,
+            lambda line: print(line, flush=True),
+        )
+    failures = list(verdict.failures)
+    if completion is not None and not completion.complete:
+        failures.append(
+            f"not every accepted order was stored, emailed and audited exactly once within "
+            f"{scenario.thresholds.completion_seconds:g} s of the run's end"
+        )
+    lines = report(verdict, completion)
+    (out / "summary.json").write_text(
+        json.dumps(
+            {
+                "scenario": scenario.model_dump(),
+                "verdict": verdict.model_dump(),
+                "completion": None if completion is None else vars(completion),
+                "failures": failures,
+            },
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
+    print("\n".join(lines))
+    print(f"  plot: {plot}   locust report: {out / 'report.html'}")
+    for failure in failures:
+        print(f"  MISSED: {failure}")
+    print("PASS" if not failures else "FAIL", flush=True)
+    return 0 if not failures else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="orders load", description="Run a locust load scenario against the Order API."
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

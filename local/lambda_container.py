@@ -1,0 +1,198 @@
+"""Lambda containers on one machine: a process per container, one invocation at a time.
+
+A container is a Python process that imports the function's real Lambda entry point (e.g.
+``api.handler.handler``), configured by its environment exactly as Lambda configures it (table
+names, ``AWS_ENDPOINT_URL``, ``LOG_LEVEL``), and invokes it once per request it reads.
+
+Processes, not threads of ``orders up``: Lambda gives every container a process of its own, and
+the handlers rely on it. Powertools keeps metrics in class-level state shared by every
+``Metrics`` object of a process, and a logger's appended keys are shared too; with containers as
+threads of one process, one container flushed another's metrics mid-invocation (seen under load:
+``RuntimeError: dictionary changed size during iteration``, answered 502) and a log line could
+carry another request's keys. Processes also give each container a GIL of its own.
+
+The protocol is one JSON line each way on the child's stdin and stdout: ``{"event": …}`` in,
+``{"result": …}`` or ``{"error": "…"}`` out. stdin is also the child's lifeline: when it closes
+(``orders up`` stopped, or died), the child exits. The child's own stdout (Powertools' log lines
+and EMF metrics) goes to ``functions.log``, as CloudWatch would collect it.
+
+    python -m local.lambda_container MODULE:ATTRIBUTE FUNCTION_NAME TIMEOUT_SECONDS LOG_FILE
+"""
+
+import asyncio
+import contextlib
+import importlib
+import json
+import os
+import sys
+import traceback
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import IO, Any
+
+from runtime.lambda_context import LocalLambdaContext
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+# How the local stack invokes a function: the event and the context it would get on Lambda.
+Invoke = Callable[[dict[str, Any], LocalLambdaContext], Awaitable[dict[str, Any]]]
+READY = b"READY\n"
+LINE_LIMIT = 4 * 1024 * 1024  # a line is one event or one answer; SQS batches are the largest
+
+
+class FunctionFailed(RuntimeError):
+    """The invocation failed outside the handler's own answers (it raised, timed out, or its
+    process died): Lambda's "function error"."""
+
+
+def in_thread(handler: Handler, executor: ThreadPoolExecutor | None = None) -> Invoke:
+    """A handler of this process, invoked on ``executor``'s thread (tests that look inside)."""
+
+    async def invoke(event: dict[str, Any], context: LocalLambdaContext) -> dict[str, Any]:
+        return await asyncio.get_running_loop().run_in_executor(executor, handler, event, context)
+
+    return invoke
+
+
+class LambdaContainer:
+    """One container: its process, started on demand and again after it died."""
+
+    def __init__(
+        self,
+        entry: str,
+        function_name: str,
+        timeout_seconds: float,
+        environment: dict[str, str],
+        log_dir: Path,
+    ):
+        self.function_name = function_name
+        self.timeout = timeout_seconds
+        self._entry = entry
+        self._environment = environment
+        self._log_dir = log_dir
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        with (self._log_dir / "containers.log").open("ab") as stderr:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "local.lambda_container",
+                self._entry,
+                self.function_name,
+                str(self.timeout),
+                str(self._log_dir / "functions.log"),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=stderr,
+                env=self._environment,
+                start_new_session=True,
+                limit=LINE_LIMIT,
+            )
+        _, stdout = self._pipes()
+        first = await stdout.readline()
+        if first != READY:
+            await self._kill()
+            error = json.loads(first).get("error") if first.startswith(b"{") else None
+            raise FunctionFailed(
+                f"{self.function_name}: "
+                + (error or f"its container ended at start (see {self._log_dir}/containers.log)")
+            )
+
+    def _pipes(self) -> tuple[asyncio.StreamWriter, asyncio.StreamReader]:
+        process = self._process
+        if process is None or process.stdin is None or process.stdout is None:
+            raise FunctionFailed(f"{self.function_name}: its container is not running")
+        return process.stdin, process.stdout
+
+    async def invoke(self, event: dict[str, Any], context: LocalLambdaContext) -> dict[str, Any]:
+        if self._process is None or self._process.returncode is not None:
+            await self.start()  # a cold start, as Lambda would make after a crash
+        stdin, stdout = self._pipes()
+        request = {"event": event, "requestId": context.aws_request_id}
+        stdin.write(json.dumps(request).encode() + b"\n")
+        try:
+            await stdin.drain()
+            line = await asyncio.wait_for(stdout.readline(), timeout=self.timeout + 1)
+        except TimeoutError:
+            await self._kill()
+            raise FunctionFailed(
+                f"{self.function_name}: timed out after {self.timeout:g} s"
+            ) from None
+        except (ConnectionError, OSError) as exc:
+            raise FunctionFailed(f"{self.function_name}: its container is gone ({exc})") from None
+        if not line:
+            await self._kill()
+            raise FunctionFailed(f"{self.function_name}: its container ended mid-invocation")
+        answer: dict[str, Any] = json.loads(line)
+        if "error" in answer:
+            raise FunctionFailed(f"{self.function_name}: {answer['error']}")
+        result: dict[str, Any] = answer["result"]
+        return result
+
+    async def _kill(self) -> None:
+        if self._process is not None and self._process.returncode is None:
+            self._process.kill()
+            await self._process.wait()
+
+    async def stop(self, within: float = 10.0) -> None:
+        """Close its stdin (the container ends after the invocation it is in) and wait."""
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        if process.stdin is not None:
+            process.stdin.close()
+        try:
+            await asyncio.wait_for(process.wait(), within)
+        except TimeoutError:
+            await self._kill()
+
+
+def _serve(handler: Handler, function_name: str, timeout: float, answers: IO[bytes]) -> None:
+    for line in sys.stdin.buffer:
+        request = json.loads(line)
+        context = LocalLambdaContext(
+            function_name, timeout_seconds=timeout, aws_request_id=request["requestId"]
+        )
+        try:
+            answer: dict[str, Any] = {"result": handler(request["event"], context)}
+        except Exception as exc:  # Lambda reports a raising handler as a function error
+            traceback.print_exc()
+            answer = {"error": f"{type(exc).__name__}: {exc}"}
+        answers.write(json.dumps(answer).encode() + b"\n")
+        answers.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    entry, function_name, timeout, log_file = sys.argv[1:] if argv is None else argv
+    # Answers go out on the original stdout; everything the function prints (its log lines,
+    # its EMF metrics) goes to the log file, one whole line per write.
+    answers = os.fdopen(os.dup(1), "wb")
+    log = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(log, 1)
+    os.close(log)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    module_name, attribute = entry.split(":")
+    try:
+        module = importlib.import_module(module_name)
+        handler: Handler = getattr(module, attribute)
+        # The entry modules read and check their configuration once per container; doing it
+        # now makes a bad variable fail the start, named, rather than every invocation.
+        cold_start = getattr(module, "function_from_environment", None)
+        if cold_start is not None:
+            cold_start()
+    except Exception as exc:
+        traceback.print_exc()
+        answers.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode() + b"\n")
+        answers.flush()
+        return 1
+    answers.write(READY)
+    answers.flush()
+    with contextlib.suppress(KeyboardInterrupt):
+        _serve(handler, function_name, float(timeout), answers)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

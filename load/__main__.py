@@ -2,6 +2,6 @@
 
 import sys
 
-from load.runner import main
+from load.cli import main
 
 sys.exit(main())

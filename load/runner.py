@@ -18,81 +18,15 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from collections.abc import Sequence
 from pathlib import Path
 
 from load.completion import PEAK_WINDOW, Completion, PipelineReader, wait_for_completion
 from load.plot import read_samples, timeline
-from load.scenarios import THROTTLE, scenarios
+from load.scenarios import scenarios
 from load.verdict import VALID_POSTS, Verdict, percentile
 
 LOCUSTFILE = Path(__file__).resolve().with_name("locustfile.py")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
-def _url(text: str) -> str:
-    parsed = urllib.parse.urlsplit(text)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL")
-    return text.rstrip("/")
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value <= 100_000:
-        raise argparse.ArgumentTypeError(f"{value:g} is out of range (more than 0, at most 100000)")
-    return value
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    known = scenarios()
-    parser.add_argument(
-        "scenario",
-        choices=sorted(known),
-        metavar="SCENARIO",
-        help="; ".join(f"{name}: {known[name].description}" for name in sorted(known)),
-    )
-    parser.add_argument(
-        "--host", type=_url, default="http://127.0.0.1:8000", help="the API (default orders up's)"
-    )
-    parser.add_argument(
-        "--api-key",
-        default=os.environ.get("ORDERS_API_KEY"),
-        help="sent as x-api-key (default $ORDERS_API_KEY)",
-    )
-    parser.add_argument(
-        "--throttle",
-        type=_positive,
-        default=THROTTLE,
-        help=f"the API's stage throttle, requests/s, which the scenarios are scaled to "
-        f"(default {THROTTLE:g})",
-    )
-    parser.add_argument("--rate", type=_positive, help="offer this rate instead (tasks/s)")
-    parser.add_argument("--duration", type=_positive, help="run this many seconds instead")
-    parser.add_argument(
-        "--out", type=Path, help="where the reports go (default var/load/SCENARIO-TIME)"
-    )
-    parser.add_argument(
-        "--aws",
-        type=_url,
-        help="AWS endpoint for the completion check (default: the local emulator for a local "
-        "API, else the standard AWS configuration)",
-    )
-    parser.add_argument("--env", default="dev", help="resource name prefix (default dev)")
-    parser.add_argument(
-        "--outbox",
-        type=Path,
-        default=Path("var/outbox"),
-        help="orders up's outbox, checked for one email per order (default var/outbox)",
-    )
-    parser.add_argument(
-        "--no-completion",
-        action="store_true",
-        help="skip following the accepted orders downstream",
-    )
 
 
 def _locust(args: argparse.Namespace, scenario_json: str, out: Path) -> int:
@@ -246,11 +180,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"  MISSED: {failure}")
     print("PASS" if not failures else "FAIL", flush=True)
     return 0 if not failures else 1
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="orders load", description="Run a locust load scenario against the Order API."
-    )
-    add_arguments(parser)
-    return run(parser.parse_args(argv))

@@ -14,6 +14,7 @@ import aiohttp
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contracts.types import UUID4_PATTERN
+from load import cli as load_cli
 from local import operations
 from local.child_process import ChildFailed
 from local.emulator import EmulatorError
@@ -208,6 +209,15 @@ def parser() -> argparse.ArgumentParser:
         help="which consumer (default email)",
     )
     target_options(dlq)
+
+    load = commands.add_parser(
+        "load",
+        help="offer a locust load scenario to the API, then follow every accepted order",
+        description="Run a load scenario headless (locust), write its CSV, HTML and a plot, "
+        "check that every accepted order was stored, emailed and audited, and exit non-zero "
+        "if a threshold was missed.",
+    )
+    load_cli.add_arguments(load)
     return root
 
 
@@ -271,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "up":
         return asyncio.run(run_up(args))
+    if args.command == "load":
+        return load_cli.run(args)
     if urllib.parse.urlsplit(args.aws).hostname in ("127.0.0.1", "localhost", "::1"):
         # The local emulator takes any credentials; a real account keeps its own chain.
         for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):

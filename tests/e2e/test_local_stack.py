@@ -238,3 +238,61 @@ def test_commands_say_when_the_stack_is_not_running() -> None:
     assert result.returncode == 1
     assert "is `orders up` running?" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (children, their children, ...), from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone while we looked
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie waiting to be reaped (by init, once its parent is gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_hard_kill_leaves_nothing_running_and_the_next_start_works(tmp_path: Path) -> None:
+    """kill -9 of `orders up` (or a closed terminal) must not orphan the emulator, the
+    consumers or the function containers: each holds a lifeline to it."""
+    aws_port, api_port = free_port(), free_port()
+    args = ("--aws-port", str(aws_port), "--outbox", str(tmp_path / "outbox"))
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    first = start_orders_up(tmp_path, *args, env=env, api_port=api_port)
+    children = descendants(first.process.pid)
+    assert len(children) >= 6  # emulator, consumer fleet, API and consumer containers
+    first.process.kill()
+    first.process.wait(timeout=10)
+    assert eventually(lambda: not any(alive(pid) for pid in children), within=15)
+    second = start_orders_up(tmp_path, *args, env=env, api_port=api_port)
+    try:
+        response = requests.get(
+            f"{second.api}/order/0b8f6a52-3c1e-4d57-9a43-6a4c1f3e2b10", timeout=10
+        )
+        assert response.status_code == 404
+    finally:
+        code, output, _ = second.stop()
+    assert code == 0, output
+
+
+def test_ctrl_c_stops_every_process_it_started(tmp_path: Path) -> None:
+    running = start_stack(tmp_path)
+    children = descendants(running.process.pid)
+    running.process.send_signal(signal.SIGINT)
+    output, _ = running.process.communicate(timeout=30)
+    assert running.process.returncode == 0, output
+    assert not any(alive(pid) for pid in children)
+    assert "Traceback" not in output

@@ -32,10 +32,15 @@ class StackProcess:
 
 
 def start_orders_up(
-    cwd: Path, *args: str, env: dict[str, str] | None = None, within: float = 60.0
+    cwd: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    within: float = 60.0,
+    api_port: int | None = None,
 ) -> StackProcess:
-    """Start ``orders up`` on a free API port with ``args`` and wait for its ``ready:`` line."""
-    api_port = free_port()
+    """Start ``orders up`` with ``args`` on ``api_port`` (default: a free one) and wait for its
+    ``ready:`` line."""
+    api_port = api_port or free_port()
     environment = {**(env if env is not None else os.environ), "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
         [sys.executable, "-m", "local.cli", "up", "--port", str(api_port), *args],

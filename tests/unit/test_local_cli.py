@@ -31,6 +31,17 @@ from local.throttle import TokenBucket
         (["status", "'; drop table"], "is not an order id"),
         (["dlq", "purge"], "invalid choice"),
         (["dlq", "list", "--queue", "billing"], "invalid choice"),
+        (["up", "--containers", "0"], "out of range"),
+        (["up", "--max-wait", "6"], "out of range (0-5 seconds)"),
+        (["up", "--max-wait", "soon"], "is not a number of seconds"),
+        (["load"], "SCENARIO"),
+        (["load", "forever"], "invalid choice: 'forever'"),
+        (["load", "steady", "--rate", "0"], "out of range"),
+        (["load", "steady", "--rate", "1e9"], "out of range"),
+        (["load", "steady", "--duration", "-5"], "out of range"),
+        (["load", "steady", "--host", "ftp://x"], "is not an http(s) URL"),
+        (["load", "steady", "--env", "../../etc"], "is not an environment name"),
+        (["load", "steady", "--throttle", "many"], "is not a number"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(
@@ -49,6 +60,7 @@ def test_every_command_has_help() -> None:
         ["submit", "--help"],
         ["status", "--help"],
         ["dlq", "--help"],
+        ["load", "--help"],
     ):
         result = subprocess.run(
             [sys.executable, "-m", "local.cli", *args],

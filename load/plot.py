@@ -21,7 +21,7 @@ def read_samples(path: Path) -> list[Sample]:
 
 
 def timeline(samples: list[Sample], scenario: Scenario, began: float, out: Path) -> Path:
-    seconds = int(scenario.seconds) + 1
+    seconds = int(scenario.seconds)  # whole seconds: a last partial one would mislead
     accepted, throttled, errors = [0] * seconds, [0] * seconds, [0] * seconds
     latencies: dict[int, list[float]] = defaultdict(list)
     for sample in samples:

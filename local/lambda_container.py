@@ -27,7 +27,6 @@ import os
 import sys
 import traceback
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -45,11 +44,11 @@ class FunctionFailed(RuntimeError):
     process died): Lambda's "function error"."""
 
 
-def in_thread(handler: Handler, executor: ThreadPoolExecutor | None = None) -> Invoke:
-    """A handler of this process, invoked on ``executor``'s thread (tests that look inside)."""
+def in_thread(handler: Handler) -> Invoke:
+    """A handler of this process, invoked on a worker thread (for tests that look inside)."""
 
     async def invoke(event: dict[str, Any], context: LocalLambdaContext) -> dict[str, Any]:
-        return await asyncio.get_running_loop().run_in_executor(executor, handler, event, context)
+        return await asyncio.to_thread(handler, event, context)
 
     return invoke
 

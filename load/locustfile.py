@@ -121,14 +121,7 @@ class OrderClient(FastHttpUser):
             catch_response=True,
             context={"kind": "invalid"},
         ) as response:
-            if response.status_code == 400:
-                response.success()
-            elif response.status_code == 429:
-                response.failure("429 throttled")
-            elif response.status_code < 500 and response.status_code:
-                wrong = f"an invalid body answered {response.status_code}, not 400"
-                response.request_meta["context"]["error"] = wrong
-                response.failure(wrong)
+            expect(response, 400, "an invalid body answered")
 
     def retry(self) -> None:
         """The mobile client's retry: the same body and Idempotency-Key twice, one order."""
@@ -147,14 +140,20 @@ class OrderClient(FastHttpUser):
             catch_response=True,
             context={"kind": "read"},
         ) as response:
-            if response.status_code == 200:
-                response.success()
-            elif response.status_code == 429:
-                response.failure("429 throttled")
-            elif response.status_code and response.status_code < 500:
-                wrong = f"an accepted order read back as {response.status_code}"
-                response.request_meta["context"]["error"] = wrong
-                response.failure(wrong)
+            expect(response, 200, "an accepted order read back as")
+
+
+def expect(response: Any, status: int, wrong: str) -> None:
+    """Mark a caught response: ``status`` is right, a 429 is throttling, and any other answer
+    below 500 breaks the API's contract (a 5xx or no answer is an error anyway)."""
+    code = response.status_code
+    if code == status:
+        response.success()
+    elif code == 429:
+        response.failure("429 throttled")
+    elif code and code < 500:
+        response.request_meta["context"]["error"] = f"{wrong} {code}, not {status}"
+        response.failure(f"{wrong} {code}, not {status}")
 
 
 class ScenarioShape(LoadTestShape):

@@ -6,7 +6,6 @@ import csv
 import json
 import os
 import re
-import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -18,9 +17,10 @@ import boto3
 import pytest
 
 from contracts.sample_data import sample_text
+from tests.support.commands import run
 from tests.support.moto_server import free_port
 from tests.support.polling import eventually
-from tests.support.stack_process import ROOT, StackProcess, start_orders_up
+from tests.support.stack_process import StackProcess, start_orders_up
 
 SUBJECT = re.compile(rb"^Subject: Order Confirmation - Order #([0-9a-f-]{36})", re.MULTILINE)
 
@@ -70,21 +70,12 @@ def test_the_smoke_scenario_runs_reports_and_follows_every_order(
     stack: Stack, tmp_path: Path
 ) -> None:
     out = tmp_path / "smoke"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "local.cli",
-            "load",
-            "smoke",
-            *("--host", stack.api, "--aws", stack.aws, "--outbox", str(stack.outbox)),
-            *("--out", str(out), "--duration", "4"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    result = run(
+        sys.executable,
+        *("-m", "local.cli", "load", "smoke"),
+        *("--host", stack.api, "--aws", stack.aws, "--outbox", str(stack.outbox)),
+        *("--out", str(out), "--duration", "4"),
         timeout=180,
-        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.rstrip().endswith("PASS")

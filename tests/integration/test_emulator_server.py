@@ -2,12 +2,10 @@
 the start-up guard against a moto version its SQS indexes were not written for."""
 
 import asyncio
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,9 +15,8 @@ from local.emulator import EmulatorError, MotoProcess
 from local.emulator_server import EmulatorServer
 from local.emulator_turns import Turns
 from local.sqs_indexes import UnsupportedMoto, check_moto_version
+from tests.support.commands import run
 from tests.support.moto_server import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class SlowApp:
@@ -97,14 +94,7 @@ def test_the_emulator_refuses_to_start_on_another_moto_version() -> None:
         "from local.emulator_server import main\n"
         f"sys.exit(main(['--port', '{port}']))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run(sys.executable, "-c", code)
     assert result.returncode == 2
     assert "moto 9.9.9 is installed" in result.stderr
     assert "Traceback" not in result.stderr

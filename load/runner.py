@@ -20,9 +20,12 @@ import time
 import urllib.parse
 from pathlib import Path
 
+import requests
+from botocore.exceptions import BotoCoreError, ClientError
+
 from load.completion import PEAK_WINDOW, Completion, PipelineReader, wait_for_completion
 from load.plot import read_samples, timeline
-from load.scenarios import scenarios
+from load.scenarios import Scenario, scenarios
 from load.verdict import VALID_POSTS, Verdict, percentile
 
 LOCUSTFILE = Path(__file__).resolve().with_name("locustfile.py")
@@ -109,6 +112,30 @@ def report(verdict: Verdict, completion: Completion | None) -> list[str]:
     return lines
 
 
+def _follow(
+    args: argparse.Namespace, local: bool, accepted: set[str], run_ended: float, scenario: Scenario
+) -> Completion:
+    if local:  # the emulator takes any credentials; a real account keeps its own chain
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    reader = PipelineReader(
+        env=args.env,
+        aws_endpoint=args.aws
+        or (os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566") if local else None),
+        region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        api=None if local else args.host,
+        api_key=args.api_key,
+        outbox=args.outbox if local else None,
+    )
+    return wait_for_completion(
+        reader,
+        accepted,
+        run_ended,
+        scenario.thresholds.completion_seconds,
+        lambda line: print(line, flush=True),
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     scenario = scenarios(args.throttle)[args.scenario].constant(args.rate, args.duration)
     out = args.out or Path("var/load") / f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -131,31 +158,14 @@ def run(args: argparse.Namespace) -> int:
     run_ended = began + scenario.seconds
     samples = read_samples(out / "requests.csv")
     plot = timeline(samples, scenario, began, out)
-    completion = None
-    if not args.no_completion:
-        accepted = {
-            s.order_id for s in samples if s.kind in VALID_POSTS and s.status == 200 and s.order_id
-        }
-        if local:
-            os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-            os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-        reader = PipelineReader(
-            env=args.env,
-            aws_endpoint=args.aws
-            or (os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566") if local else None),
-            region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-            api=None if local else args.host,
-            api_key=args.api_key,
-            outbox=args.outbox if local else None,
-        )
-        completion = wait_for_completion(
-            reader,
-            accepted,
-            run_ended,
-            scenario.thresholds.completion_seconds,
-            lambda line: print(line, flush=True),
-        )
     failures = list(verdict.failures)
+    accepted = {s.order_id for s in samples if s.kind in VALID_POSTS and s.status == 200}
+    completion = None
+    if not args.no_completion and accepted - {""}:
+        try:
+            completion = _follow(args, local, accepted - {""}, run_ended, scenario)
+        except (BotoCoreError, ClientError, requests.RequestException) as exc:
+            failures.append(f"could not read the pipeline's records: {exc}")
     if completion is not None and not completion.complete:
         failures.append(
             f"not every accepted order was stored, emailed and audited exactly once within "

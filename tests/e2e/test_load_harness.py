@@ -137,3 +137,28 @@ def test_after_a_burst_far_above_capacity_every_accepted_order_completes(stack: 
     assert eventually(done, within=120, max_pause=2)
     emails = stack.emails()
     assert all(emails[order_id] == 1 for order_id in accepted)
+
+
+def test_an_api_that_does_not_answer_fails_the_run_in_words(tmp_path: Path) -> None:
+    result = run(
+        sys.executable,
+        *("-m", "local.cli", "load", "smoke", "--duration", "2"),
+        *("--host", f"http://127.0.0.1:{free_port()}", "--out", str(tmp_path)),
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "MISSED: no order was accepted" in result.stdout
+    assert "Connection refused" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_records_it_cannot_read_fail_the_run_in_words(stack: Stack, tmp_path: Path) -> None:
+    result = run(
+        sys.executable,
+        *("-m", "local.cli", "load", "smoke", "--duration", "2", "--host", stack.api),
+        *("--aws", f"http://127.0.0.1:{free_port()}", "--out", str(tmp_path)),
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "MISSED: could not read the pipeline's records: Could not connect" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr

@@ -29,6 +29,7 @@ Written against moto 5.2.5: ``install()`` refuses any other version, since each 
 function mirrors that version's code.
 """
 
+import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -177,14 +178,13 @@ def _set_messages(queue: Queue, messages: Iterable[Message]) -> None:
 
 
 def _notify_owner(method: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(method)
     def hooked(self: Message, *args: Any, **kwargs: Any) -> None:
         method(self, *args, **kwargs)
         owner = _OWNER.get(self)
         if owner is not None:
             owner.changed(self)
 
-    hooked.__name__ = method.__name__
-    hooked.__doc__ = method.__doc__
     return hooked
 
 

@@ -9,7 +9,7 @@ child ends, and macOS has nothing like it).
 
 A child reports readiness with one line on its stdout (``READY`` and whatever it wants the
 parent to know); later lines are forwarded to the parent's console. Its stderr goes to a log
-file, whose last lines explain a child that failed to start.
+file, whose last line explains a child that failed to start.
 """
 
 import os
@@ -36,7 +36,9 @@ def hold_lifeline(grace_seconds: float = 10.0) -> threading.Thread:
 
     def watch() -> None:
         try:
-            while sys.stdin.buffer.read(4096):
+            # The file descriptor, not sys.stdin: a thread blocked inside the buffered reader
+            # holds its lock, and the interpreter aborts at exit when it cannot take it.
+            while os.read(sys.stdin.fileno(), 4096):
                 pass  # the parent never writes; anything read is ignored
         except (OSError, ValueError):
             pass
@@ -68,6 +70,7 @@ class ChildProcess:
         self.log_path = log_path
         self._process: subprocess.Popen[str] | None = None
         self._log: IO[bytes] | None = None
+        self._log_start = 0
 
     @property
     def pid(self) -> int | None:
@@ -84,6 +87,7 @@ class ChildProcess:
             self._log = self.log_path.open("a+b")
         else:
             self._log = tempfile.TemporaryFile()  # noqa: SIM115 - kept open for the child's life
+        self._log_start = self._log.seek(0, os.SEEK_END)  # the log may hold earlier runs
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
             self.args,
             stdin=subprocess.PIPE,
@@ -107,7 +111,7 @@ class ChildProcess:
         while not answer:
             if self._process.poll() is not None:
                 raise ChildFailed(
-                    f"{self.name} exited with code {self._process.returncode}: {self._log_tail()}"
+                    f"{self.name} exited with code {self._process.returncode}: {self._last_words()}"
                 )
             if time.monotonic() > deadline:
                 self.stop()
@@ -115,13 +119,14 @@ class ChildProcess:
             time.sleep(0.02)
         return answer[0]
 
-    def _log_tail(self, lines: int = 5) -> str:
+    def _last_words(self) -> str:
+        """The last line this run of the child wrote to its log (its error, as a rule)."""
         if self._log is None:
             return ""
         self._log.flush()
-        self._log.seek(0)
-        tail = self._log.read().decode("utf-8", "replace").strip().splitlines()[-lines:]
-        return " | ".join(tail) or "(nothing on stderr)"
+        self._log.seek(self._log_start)
+        lines = self._log.read().decode("utf-8", "replace").strip().splitlines()
+        return lines[-1] if lines else "(nothing on stderr)"
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, then SIGKILL if it has not exited within ``timeout``."""

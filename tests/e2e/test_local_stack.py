@@ -296,3 +296,28 @@ def test_ctrl_c_stops_every_process_it_started(tmp_path: Path) -> None:
     assert running.process.returncode == 0, output
     assert not any(alive(pid) for pid in children)
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("EMAIL_FROM", "not-an-address"), ("LOG_LEVEL", "LOUD")],
+)
+def test_a_bad_function_setting_stops_orders_up_naming_it(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"} | {variable: value}
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "local.cli", "up", "--port", str(free_port())),
+            *("--aws-port", str(free_port()), "--outbox", str(tmp_path / "outbox")),
+        ],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"{variable} is invalid" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout

@@ -25,12 +25,14 @@ $(CHECKOV_STAMP): cfn/checkov.lock
 up: $(STAMP)
 	$(BIN)/orders up --demo
 
-## The whole suite: lint, format, types, tests (templates: cfn-lint, checkov, Lambda zips).
+## The whole suite: lint, format, types, the contract gate, tests (templates: cfn-lint,
+## checkov, Lambda zips).
 ## Exits non-zero on any failure.
 test: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python -m contracts.gate
 	$(BIN)/pytest
 
 ## Benchmarks of issue-level performance targets (outside the default test run).

@@ -3,7 +3,7 @@ poison handling, and the Powertools-decorated Lambda entry."""
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -22,6 +22,10 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 class ConsumerFunction(ABC):
     """One Lambda container of a consumer: settings, loop and clients, each made once."""
 
+    # The OrderCreated schemaVersions this consumer reads (contracts.events): the contract gate
+    # refuses a producer version that some consumer does not declare.
+    reads: ClassVar[frozenset[int]]
+
     def __init__(
         self, settings: ConsumerSettings, logger: Logger, clients: AwsClients | None = None
     ):
@@ -38,7 +42,7 @@ class ConsumerFunction(ABC):
 
     async def handle_record(self, record: SQSRecord) -> None:
         try:
-            event = parse_event(record.body)
+            event = parse_event(record.body, self.reads)
         except PoisonMessage as poison:
             if self._dead_letters is None:
                 self._dead_letters = DeadLetterForwarder(

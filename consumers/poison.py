@@ -5,12 +5,13 @@ record reports success and SQS deletes it from the source queue) instead of burn
 receives first. Their raw body is logged, with email addresses masked by the log formatter.
 """
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from contracts.events import OrderCreated
+from contracts.events import ORDER_CREATED_MODELS, OrderCreated
 from runtime.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -26,10 +27,23 @@ class PoisonMessage(Exception):
         self.reason = reason
 
 
-def parse_event(body: str) -> OrderCreated:
-    """The event in an SQS body, or ``PoisonMessage`` saying why there is none."""
+def parse_event(body: str, reads: frozenset[int]) -> OrderCreated:
+    """The event in an SQS body, read by the model of its ``schemaVersion`` if it is one of
+    ``reads``; otherwise ``PoisonMessage`` saying why there is none."""
     try:
-        return OrderCreated.model_validate_json(body)
+        envelope = json.loads(body)
+    except ValueError as exc:
+        raise PoisonMessage(f"not a valid OrderCreated event: not JSON ({exc})") from None
+    version = envelope.get("schemaVersion") if isinstance(envelope, dict) else None
+    # An int, not a bool (True == 1), a list or anything else a hostile body may hold.
+    model = ORDER_CREATED_MODELS.get(version) if type(version) is int and version in reads else None
+    if model is None:
+        raise PoisonMessage(
+            f"not a valid OrderCreated event: schemaVersion {version!r} is not one this "
+            f"consumer reads ({', '.join(map(str, sorted(reads)))})"
+        )
+    try:
+        return model.model_validate_json(body)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[:5]
         reason = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in first)

@@ -1,12 +1,12 @@
 """``OrderCreated``: the event the Order API publishes and both consumers read (SPEC §4).
 
 Consumers ignore fields they do not know, so adding an optional field is not a breaking change;
-anything else is, and needs a new ``schemaVersion`` (the contract gate).
+anything else is, and needs a new ``schemaVersion`` (the contract gate, ``contracts.gate``).
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from contracts.email_address import ContractEmail
 from contracts.order import MAX_ITEMS, Order, OrderLine
@@ -32,3 +32,15 @@ class OrderCreated(CamelModel):
     def from_order(cls, order: Order) -> "OrderCreated":
         """The event of an accepted order; the order is already valid, so it is not re-checked."""
         return cls.model_construct(event_type=ORDER_CREATED, schema_version=1, **dict(order))
+
+
+# Every schemaVersion of OrderCreated that may be in flight, with the model that reads it. The
+# producer emits OrderCreated's own; while a new version rolls out, the previous one stays here
+# (frozen, as released) so that consumers read both. Each consumer declares which it reads.
+ORDER_CREATED_MODELS: dict[int, type[OrderCreated]] = {1: OrderCreated}
+
+
+def schema_version_of(model: type[BaseModel]) -> int:
+    """The ``schemaVersion`` a model's events carry (its ``Literal``)."""
+    (version,) = get_args(model.model_fields["schema_version"].annotation)
+    return int(version)

@@ -27,14 +27,21 @@ SCHEMAS: dict[str, tuple[type[BaseModel], Literal["validation", "serialization"]
     "internal_error": (InternalError, "serialization"),
     "error_response": (ErrorResponse, "serialization"),
     "order": (Order, "serialization"),
-    "order_created.v1": (OrderCreated, "serialization"),
+    "order_created": (OrderCreated, "serialization"),
 }
+
+
+def schema_of(
+    model: type[BaseModel], mode: Literal["validation", "serialization"], schema_id: str
+) -> dict[str, Any]:
+    """A model's JSON Schema, the project's way: by alias, draft 2020-12, with an ``$id``."""
+    body = model.model_json_schema(by_alias=True, mode=mode)
+    return {"$schema": DRAFT_2020_12, "$id": schema_id, **body}
 
 
 def render(name: str) -> dict[str, Any]:
     model, mode = SCHEMAS[name]
-    body = model.model_json_schema(by_alias=True, mode=mode)
-    return {"$schema": DRAFT_2020_12, "$id": f"urn:order-pipeline:{name}", **body}
+    return schema_of(model, mode, f"urn:order-pipeline:{name}")
 
 
 def path_of(name: str) -> Path:

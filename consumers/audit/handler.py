@@ -26,6 +26,8 @@ class AuditSettings(ConsumerSettings):
 
 
 class AuditFunction(ConsumerFunction):
+    reads = frozenset({1})
+
     def __init__(self, settings: AuditSettings, clients: AwsClients | None = None):
         super().__init__(settings, logger, clients)
         self._table = settings.audit_table_name

@@ -56,6 +56,8 @@ class EmailSettings(ConsumerSettings):
 
 
 class EmailFunction(ConsumerFunction):
+    reads = frozenset({1})
+
     def __init__(self, settings: EmailSettings, clients: AwsClients | None = None):
         super().__init__(settings, logger, clients)
         self.email = settings

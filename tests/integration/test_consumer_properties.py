@@ -16,7 +16,7 @@ from tests.support.consumers import Consumers
 from tests.support.moto_server import MotoServer
 from tests.support.schema_strategy import from_schema
 
-EVENTS = from_schema(load("order_created.v1"))
+EVENTS = from_schema(load("order_created"))
 
 
 @pytest.fixture(scope="module")

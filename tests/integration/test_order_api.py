@@ -25,7 +25,7 @@ CORS = {
     "Access-Control-Allow-Methods",
 }
 EVENT_SCHEMA = Draft202012Validator(
-    load("order_created.v1"), format_checker=Draft202012Validator.FORMAT_CHECKER
+    load("order_created"), format_checker=Draft202012Validator.FORMAT_CHECKER
 )
 
 

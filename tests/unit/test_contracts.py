@@ -36,10 +36,10 @@ def test_drift_check_notices_an_edited_file(tmp_path: Any, monkeypatch: pytest.M
         (tmp_path / schemas.path_of(name).name).write_text(schemas.dump(schemas.render(name)))
     monkeypatch.setattr(schemas, "SCHEMA_DIR", tmp_path)
     assert schemas.drifted() == []
-    edited = schemas.render("order_created.v1")
+    edited = schemas.render("order_created")
     edited["required"].remove("customerEmail")
-    (tmp_path / "order_created.v1.schema.json").write_text(schemas.dump(edited))
-    assert schemas.drifted() == ["order_created.v1"]
+    (tmp_path / "order_created.schema.json").write_text(schemas.dump(edited))
+    assert schemas.drifted() == ["order_created"]
     assert schemas.main(["--check"]) == 1
 
 
@@ -50,7 +50,7 @@ def test_every_schema_declares_draft_2020_12() -> None:
 
 def test_valid_event_sample_passes_schema_and_model() -> None:
     event = sample("order_created.v1.valid.json")
-    validator("order_created.v1").validate(event)
+    validator("order_created").validate(event)
     parsed = OrderCreated.model_validate_json(sample_text("order_created.v1.valid.json"))
     assert json.loads(parsed.model_dump_json(by_alias=True)) == event
 
@@ -61,7 +61,7 @@ def test_invalid_event_samples_fail_schema_and_model(case: dict[str, Any]) -> No
     with pytest.raises(ValidationError):
         OrderCreated.model_validate_json(raw)
     if "event" in case:
-        assert not validator("order_created.v1").is_valid(case["event"])
+        assert not validator("order_created").is_valid(case["event"])
 
 
 def test_request_samples_match_the_request_schema() -> None:

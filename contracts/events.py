@@ -6,11 +6,11 @@ anything else is, and needs a new ``schemaVersion`` (the contract gate, ``contra
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from contracts.email_address import ContractEmail
 from contracts.order import MAX_ITEMS, Order, OrderLine
-from contracts.types import CamelModel, Money, OrderId, Timestamp
+from contracts.types import CamelModel, Money, OrderId, Timestamp, reject_bool
 
 ORDER_CREATED: Literal["ORDER_CREATED"] = "ORDER_CREATED"
 
@@ -19,7 +19,7 @@ class OrderCreated(CamelModel):
     # Fields spelled out rather than inherited from Order: the published contract must not
     # change when the stored-order view does.
     event_type: Literal["ORDER_CREATED"]
-    schema_version: Literal[1]
+    schema_version: Annotated[Literal[1], BeforeValidator(reject_bool)]
     order_id: OrderId
     customer_id: str | None
     customer_name: Annotated[str, Field(min_length=1)]

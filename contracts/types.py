@@ -59,6 +59,13 @@ def _require_json_number(value: Any) -> Any:
     return value
 
 
+def reject_bool(value: Any) -> Any:
+    """For an integer field with a fixed value: JSON ``true`` would pass as 1 in Python."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "Input should be an integer, not a boolean")
+    return value
+
+
 def _parse_money_string(value: Any) -> Any:
     if isinstance(value, Decimal):
         return value

@@ -36,3 +36,10 @@ class ErrorResponse(BaseModel):
 
     error: str
     message: str
+
+
+class GatewayError(BaseModel):
+    """API Gateway's own answers, before the function runs or when it could not: 429 (throttled),
+    413 (body over 10 KB), 502 (the function failed), as ``{"message": "Too Many Requests"}``."""
+
+    message: str

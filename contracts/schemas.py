@@ -1,7 +1,9 @@
 """The committed JSON Schema files (draft 2020-12) and the models they are generated from.
 
 ``python -m contracts.schemas --write`` regenerates the files after a deliberate model change;
-``--check`` (and the drift test) fails when a model and its committed file disagree.
+``--check`` (and the drift test) fails when a model and its committed file disagree. These are
+what the code does today; whether that still agrees with what was released is the contract
+gate's question (``contracts.gate``).
 """
 
 import argparse

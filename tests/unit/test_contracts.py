@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
-from contracts import schemas
+from contracts import openapi, schemas
 from contracts.events import OrderCreated
 from contracts.sample_data import sample, sample_text
 from contracts.types import format_money, format_timestamp
@@ -41,6 +41,13 @@ def test_drift_check_notices_an_edited_file(tmp_path: Any, monkeypatch: pytest.M
     (tmp_path / "order_created.schema.json").write_text(schemas.dump(edited))
     assert schemas.drifted() == ["order_created"]
     assert schemas.main(["--check"]) == 1
+
+
+def test_the_committed_openapi_document_matches_the_models() -> None:
+    assert openapi.PATH.read_text(encoding="utf-8") == openapi.render(), (
+        "contracts/openapi.yaml drifted from the models: run python -m contracts.openapi --write"
+    )
+    assert openapi.main(["--check"]) == 0
 
 
 def test_every_schema_declares_draft_2020_12() -> None:

@@ -30,8 +30,12 @@ CHECKS = (
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
-    workdir: Path = tmp_path_factory.mktemp("conformance")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("conformance")
+
+
+@pytest.fixture(scope="module")
+def stack(workdir: Path) -> Iterator[StackProcess]:
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     process = start_orders_up(
         workdir, "--aws-port", str(free_port()), "--outbox", str(workdir / "outbox"), env=env
@@ -41,13 +45,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
     assert code == 0, output
 
 
-def test_every_answer_conforms_to_the_openapi_document(stack: StackProcess) -> None:
+def test_every_answer_conforms_to_the_openapi_document(stack: StackProcess, workdir: Path) -> None:
     result = run(
         *(str(Path(sys.executable).with_name("schemathesis")), "run", str(PATH)),
         *("--url", stack.api, "--checks", ",".join(CHECKS)),
         *("--max-examples", "25", "--workers", "1", "--request-timeout", "10"),
         *("--generation-database", "none", "--no-color"),
         timeout=300,
+        cwd=workdir,  # schemathesis keeps a cache folder where it runs
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert "No issues found" in result.stdout

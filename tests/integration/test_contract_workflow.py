@@ -56,7 +56,7 @@ def test_a_breaking_event_change_fails_until_it_is_a_released_new_version(tree: 
     assert "raise schemaVersion to 2" in refused.stderr
 
     # What the message says: a new schemaVersion, read by every consumer, released.
-    edit(events, "schema_version: Literal[1]", "schema_version: Literal[2]")
+    edit(events, "schema_version: Annotated[Literal[1]", "schema_version: Annotated[Literal[2]")
     edit(events, "schema_version=1, **dict(order)", "schema_version=2, **dict(order)")
     edit(events, "{1: OrderCreated}", "{2: OrderCreated}")
     for consumer in ("email", "audit"):

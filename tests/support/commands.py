@@ -7,12 +7,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(
-    *command: str, timeout: float = 60, env: dict[str, str] | None = None
+    *command: str,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
 ) -> subprocess.CompletedProcess[str]:
     """The command's exit status and text output; never raises on a non-zero exit."""
     return subprocess.run(
         list(command),
-        cwd=ROOT,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -79,7 +79,7 @@ deploy: deploy-args $(STAMP)
 	$(BIN)/aws cloudformation package --template-file cfn/root.yaml \
 	  --s3-bucket $(BUCKET) --s3-prefix $(STACK) --output-template-file $(PACKAGED)
 	$(BIN)/aws cloudformation deploy --template-file $(PACKAGED) --stack-name $(STACK) \
-	  --parameter-overrides file://cfn/params/$(ENV).json \
+	  --parameter-overrides file://dist/lambda/parameters.json \
 	  --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset
 	$(BIN)/aws cloudformation describe-stacks --stack-name $(STACK) \
 	  --query 'Stacks[0].Outputs' --output table

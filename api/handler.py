@@ -22,9 +22,11 @@ from runtime.aws import AwsClients
 from runtime.config import load_settings
 from runtime.loop import LoopRunner
 from runtime.retry import RetryPolicy
+from runtime.snapstart import register_snapstart_hooks
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 LOCK_MARGIN_SECONDS = 10.0
+AWS_SERVICES = ("dynamodb", "sns")
 
 
 class OrderApiFunction:
@@ -72,6 +74,15 @@ class OrderApiFunction:
         request_id = str(request_context.get("requestId") or getattr(context, "aws_request_id", ""))
         return self._runner.run(self._handle(event, request_id))
 
+    def before_snapshot(self) -> None:
+        """SnapStart: botocore's models loaded, no client, connection or loop kept."""
+        self._runner.run(self._clients.warm(AWS_SERVICES))
+        self._runner.close()
+
+    def after_restore(self) -> None:
+        self._api = None
+        self._runner.renew()
+
     def close(self) -> None:
         self._runner.run(self._clients.close())
         self._runner.close()
@@ -99,3 +110,4 @@ def function_from_environment() -> OrderApiFunction:
 
 
 handler = make_handler(function_from_environment)
+register_snapstart_hooks(function_from_environment)

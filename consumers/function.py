@@ -36,6 +36,19 @@ class ConsumerFunction(ABC):
         self._runner = LoopRunner()
         self._dead_letters: DeadLetterForwarder | None = None
 
+    def aws_services(self) -> tuple[str, ...]:
+        """The AWS services this consumer calls (SQS: the dead-letter queue for poison)."""
+        return ("dynamodb", "sqs")
+
+    def before_snapshot(self) -> None:
+        """SnapStart: botocore's models loaded, no client, connection or loop kept."""
+        self._runner.run(self.clients.warm(self.aws_services()))
+        self._runner.close()
+
+    def after_restore(self) -> None:
+        self._dead_letters = None
+        self._runner.renew()
+
     @abstractmethod
     async def process(self, event: OrderCreated, ids: dict[str, str]) -> None:
         """Do this consumer's work for one event; raise to have the record retried."""

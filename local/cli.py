@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import re
 import signal
@@ -21,7 +22,6 @@ from local.emulator import EmulatorError
 from local.lambda_container import FunctionFailed
 from local.operations import Target
 from local.resources import ResourceNames
-from local.stack import LocalStack, StackOptions
 from runtime.config import ConfigError
 
 
@@ -222,6 +222,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 async def run_up(args: argparse.Namespace) -> int:
+    from local.stack import LocalStack, StackOptions  # needs the local extra: see main()
+
     if args.burst < 1:
         print("orders up: --burst must be at least 1", file=sys.stderr)
         return 2
@@ -277,8 +279,31 @@ async def run_operation(args: argparse.Namespace) -> int:
         return 1
 
 
+# What each command needs beyond the base install: the `local` extra.
+LOCAL_EXTRA_NEEDS = {"up": ("moto", "flask", "aiosmtpd"), "submit": ("rich",)}
+
+
+def missing_local_extra(command: str) -> str | None:
+    """One line naming the extra when ``command`` needs a package that is not installed."""
+    absent = [
+        name
+        for name in LOCAL_EXTRA_NEEDS.get(command, ())
+        if importlib.util.find_spec(name) is None
+    ]
+    if not absent:
+        return None
+    return (
+        f"orders {command} needs {', '.join(absent)}: "
+        "pip install 'order-pipeline[local]' (or the dev extra)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    problem = missing_local_extra(args.command)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     if args.command == "up":
         return asyncio.run(run_up(args))
     if args.command == "load":

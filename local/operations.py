@@ -12,6 +12,7 @@ from consumers.audit.writer import ORDER_ID_INDEX
 from consumers.dead_letters import DeadLetterQueue
 from consumers.email.ledger import ledger_key
 from contracts.sample_data import sample
+from local.progress import StepProgress
 from local.resources import ResourceNames
 from runtime.aws import AwsClients
 from runtime.logs import mask_emails
@@ -127,17 +128,6 @@ async def dlq(target: Target, action: str, queue: str, out: TextIO) -> int:
         await clients.close()
 
 
-def _progress(done: int, total: int, out: TextIO) -> None:
-    width = 30
-    filled = width * done // total
-    print(
-        f"\rsubmitting [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
-        end="",
-        file=out,
-        flush=True,
-    )
-
-
 async def submit(target: Target, count: int, rate: float, out: TextIO, within: float = 60.0) -> int:
     """Send ``count`` sample orders at ``rate`` per second, then count how many reached each
     step (bounded polling, ``within`` seconds at most)."""
@@ -145,25 +135,25 @@ async def submit(target: Target, count: int, rate: float, out: TextIO, within: f
     statuses: Counter[int] = Counter()
     accepted: list[str] = []
     started = time.monotonic()
-    async with aiohttp.ClientSession() as http:
+    with StepProgress("submitting", count, out) as progress:
+        async with aiohttp.ClientSession() as http:
 
-        async def one(n: int) -> None:
-            body = template | {"customerId": f"CUST-LOAD-{n}"}
-            try:
-                async with http.post(f"{target.api}/order", json=body) as response:
-                    statuses[response.status] += 1
-                    if response.status == 200:
-                        accepted.append((await response.json())["orderId"])
-            except aiohttp.ClientError:
-                statuses[0] += 1
+            async def one(n: int) -> None:
+                body = template | {"customerId": f"CUST-LOAD-{n}"}
+                try:
+                    async with http.post(f"{target.api}/order", json=body) as response:
+                        statuses[response.status] += 1
+                        if response.status == 200:
+                            accepted.append((await response.json())["orderId"])
+                except aiohttp.ClientError:
+                    statuses[0] += 1
+                progress.advance()
 
-        tasks = []
-        for n in range(count):
-            await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
-            tasks.append(asyncio.create_task(one(n)))
-            _progress(n + 1, count, out)
-        await asyncio.gather(*tasks)
-    print(file=out)
+            tasks = []
+            for n in range(count):
+                await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
+                tasks.append(asyncio.create_task(one(n)))
+            await asyncio.gather(*tasks)
     for status_code, seen in sorted(statuses.items()):
         print(f"  HTTP {status_code or 'connection error'}: {seen}", file=out)
     clients = AwsClients(endpoint_url=target.aws)

@@ -8,16 +8,18 @@ botocore's own retries are switched off: ``runtime.retry`` owns the retry policy
 stacked retry loops would multiply attempts past the Lambda timeout.
 """
 
-import functools
-import ssl
+from collections.abc import Iterable
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, cast
 
+from runtime import tls  # first: it imports aiohttp without loading a CA store
+
+# isort: split
 import aioboto3
 import aiohttp
 from aiobotocore.config import AioConfig
 from aiobotocore.httpsession import AIOHTTPSession
-from botocore.httpsession import create_urllib3_context, get_cert_path
+from botocore.httpsession import get_cert_path
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -30,20 +32,14 @@ CONNECT_TIMEOUT_SECONDS = 1.0
 READ_TIMEOUT_SECONDS = 3.0
 
 
-@functools.cache
-def _verified_context(ca_bundle: str) -> ssl.SSLContext:
-    context: ssl.SSLContext = create_urllib3_context()
-    context.load_verify_locations(ca_bundle)
-    return context
-
-
 class SharedTlsSession(AIOHTTPSession):
     """aiobotocore's HTTP session, with one SSL context per CA bundle for the whole process.
 
-    aiobotocore builds a new SSL context and reloads the CA bundle for every client: ~25 ms
+    aiobotocore builds a new SSL context and reloads the CA bundle for every client: ~20 ms
     each on a cold start, even for an http:// endpoint. The context is the same for every
-    client with the same bundle, so it is built once and shared. Anything custom (a client
-    certificate, a proxy) still goes through aiobotocore's own path.
+    client with the same bundle, so it is built once, shared, and reads the bundle only at the
+    first TLS handshake (``runtime.tls``). Anything custom (a client certificate, a proxy)
+    still goes through aiobotocore's own path.
     """
 
     def _create_connector(self, proxy_url: str | None) -> aiohttp.TCPConnector:
@@ -56,7 +52,7 @@ class SharedTlsSession(AIOHTTPSession):
             return connector
         return aiohttp.TCPConnector(
             limit=own["_max_pool_connections"],
-            ssl=_verified_context(ca_bundle),
+            ssl=tls.deferred_bundle_context(ca_bundle),
             **own["_connector_args"],
         )
 
@@ -119,9 +115,18 @@ class AwsClients:
     async def secretsmanager(self) -> "SecretsManagerClient":
         return cast("SecretsManagerClient", await self._client("secretsmanager"))
 
+    async def warm(self, services: Iterable[str]) -> None:
+        """Open and close a client per service, keeping neither client nor connection: botocore's
+        service models and endpoint rules stay loaded in the session for the next clients (what
+        a SnapStart snapshot should hold)."""
+        for service in services:
+            await self._client(service)
+        await self.close()
+
     async def close(self) -> None:
         self._clients.clear()
         await self._stack.aclose()
+        self._stack = AsyncExitStack()
 
 
 def error_code(exc: BaseException) -> str | None:

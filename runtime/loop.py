@@ -30,3 +30,9 @@ class LoopRunner:
         if not self._loop.is_closed():
             self._loop.run_until_complete(self._loop.shutdown_asyncgens())
             self._loop.close()
+
+    def renew(self) -> None:
+        """A new loop in place of the old one, closed first (after a SnapStart restore: a loop
+        and its selector must not be shared by the containers restored from one snapshot)."""
+        self.close()
+        self._loop = asyncio.new_event_loop()

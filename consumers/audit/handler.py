@@ -15,6 +15,7 @@ from contracts.events import OrderCreated
 from runtime.aws import AwsClients
 from runtime.config import load_settings
 from runtime.logs import make_logger
+from runtime.snapstart import register_snapstart_hooks
 
 SERVICE = "audit-consumer"
 logger = make_logger(service=SERVICE, component="audit")
@@ -32,6 +33,10 @@ class AuditFunction(ConsumerFunction):
         super().__init__(settings, logger, clients)
         self._table = settings.audit_table_name
         self._writer: AuditWriter | None = None
+
+    def after_restore(self) -> None:
+        self._writer = None
+        super().after_restore()
 
     async def writer(self) -> AuditWriter:
         if self._writer is None:
@@ -60,3 +65,4 @@ def function_from_environment() -> AuditFunction:
 
 
 handler = make_handler(logger, metrics, function_from_environment)
+register_snapstart_hooks(function_from_environment)

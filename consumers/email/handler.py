@@ -23,6 +23,7 @@ from contracts.events import OrderCreated
 from runtime.aws import AwsClients
 from runtime.config import load_settings
 from runtime.logs import make_logger
+from runtime.snapstart import register_snapstart_hooks
 
 SERVICE = "email-consumer"
 logger = make_logger(service=SERVICE, component="email")
@@ -63,6 +64,15 @@ class EmailFunction(ConsumerFunction):
         self.email = settings
         self._transport: EmailTransport | None = None
         self._ledger: SentEmailLedger | None = None
+
+    def aws_services(self) -> tuple[str, ...]:
+        ses = ("sesv2",) if self.email.email_transport == "ses" else ()
+        return (*super().aws_services(), *ses)
+
+    def after_restore(self) -> None:
+        self._transport = None  # an SMTP transport's credentials are fetched again
+        self._ledger = None
+        super().after_restore()
 
     async def _ready(self) -> tuple[EmailTransport, SentEmailLedger]:
         if self._ledger is None:
@@ -127,3 +137,4 @@ def function_from_environment() -> EmailFunction:
 
 
 handler = make_handler(logger, metrics, function_from_environment)
+register_snapstart_hooks(function_from_environment)

@@ -5,8 +5,6 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Protocol
 
-import aiosmtplib
-
 from runtime.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -52,9 +50,13 @@ class SmtpTransport:
         self._timeout = timeout
         self._credentials = credentials
         self._ca_bundle = ca_bundle
+        # Imported here: only SMTP configurations load it, not a cold start on SES.
+        import aiosmtplib
+
+        self._smtp_send = aiosmtplib.send
 
     async def send(self, message: EmailMessage) -> None:
-        await aiosmtplib.send(
+        await self._smtp_send(
             message,
             hostname=self._host,
             port=self._port,

@@ -1,9 +1,6 @@
 """The function zips run on Lambda's python3.13 with nothing but what they carry."""
 
-import glob
 import json
-import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -11,8 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from cfn.bundle import FUNCTIONS, MAX_ZIP_BYTES, ROOT, FunctionBundle
+from cfn.bundle import FUNCTIONS, MAX_ZIP_BYTES, ROOT, FunctionBundle, runtime_python
 from tests.support.commands import run
+
+# Put in place of every source file of the unpacked zip: a module compiled from its source
+# instead of loaded from the zip's bytecode fails to import, naming itself.
+NOT_FROM_SOURCE = (
+    "raise ImportError('compiled from source, not loaded from the bytecode: ' + __file__)\n"
+)
 
 # Run inside the unpacked zip by python3.13 in isolated mode (-I: no user site, no PYTHON*
 # variables, no current folder) without the site module (-S: no site-packages at all).
@@ -39,22 +42,14 @@ outside = sorted(
     and not os.path.realpath(mod.__file__).startswith((os.path.realpath(bundle), *stdlib))
 )
 import botocore
-print(json.dumps({"outside": outside, "version": sys.version_info[:2], "botocore": botocore.__version__}))
+print(json.dumps({
+    "outside": outside,
+    "version": sys.version_info[:2],
+    "botocore": botocore.__version__,
+    "dont_write_bytecode": sys.dont_write_bytecode,
+    "modules": sum(1 for m in list(sys.modules.values()) if str(getattr(m, "__file__", "")).startswith(bundle)),
+}))
 """
-
-
-def python313() -> str:
-    """The python3.13 of this machine (the Lambda runtime's version)."""
-    candidates = [os.environ.get("PYTHON313", ""), shutil.which("python3.13") or ""]
-    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.13*/bin/python3.13")))
-    candidates += sorted(glob.glob("/opt/hostedtoolcache/Python/3.13*/x64/bin/python3.13"))
-    for candidate in filter(None, candidates):
-        if (
-            subprocess.run([candidate, "-c", "pass"], capture_output=True, check=False).returncode
-            == 0
-        ):
-            return candidate
-    pytest.fail("no working python3.13 on this machine (set PYTHON313 to its path)")
 
 
 def _locked(package: str) -> str:
@@ -66,20 +61,26 @@ def _locked(package: str) -> str:
 
 
 @pytest.mark.parametrize("bundle", FUNCTIONS, ids=lambda bundle: bundle.name)
-def test_zip_imports_its_handler_under_python313_with_no_other_site_packages(
+def test_zip_runs_its_handler_from_bytecode_under_python313_with_no_other_site_packages(
     bundle: FunctionBundle, x86_64_zips: Path, tmp_path: Path
 ) -> None:
+    """As on Lambda: python3.13, nothing written (-B), nothing but the zip; and every module
+    comes from the zip's bytecode, since no source can be compiled."""
     archive = x86_64_zips / bundle.zip_name
     assert archive.stat().st_size <= MAX_ZIP_BYTES
     unpacked = tmp_path / "task"
     unpacked.mkdir()
     with zipfile.ZipFile(archive) as opened:
         opened.extractall(unpacked)
+    sources = list(unpacked.rglob("*.py"))
+    for source in sources:
+        source.write_text(NOT_FROM_SOURCE, encoding="utf-8")
     result = subprocess.run(
         [
-            python313(),
+            runtime_python(),
             "-I",
             "-S",
+            "-B",
             "-c",
             PROBE,
             str(unpacked),
@@ -97,6 +98,8 @@ def test_zip_imports_its_handler_under_python313_with_no_other_site_packages(
     assert report["version"] == [3, 13]
     assert report["outside"] == []
     assert report["botocore"] == _locked("botocore")  # the one aioboto3 pins, not Lambda's
+    assert report["dont_write_bytecode"] is True
+    assert report["modules"] > 300  # the handler's whole import graph came from the bytecode
 
 
 def test_each_zip_holds_only_its_functions_code_and_service_models(x86_64_zips: Path) -> None:
@@ -119,7 +122,21 @@ def test_each_zip_holds_only_its_functions_code_and_service_models(x86_64_zips: 
             if name.startswith("botocore/data/") and name.count("/") > 2
         }
         assert models == set(bundle.aws_services), bundle.name
-        assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+        bytecode = {name for name in names if name.endswith(".pyc")}
+        assert all(
+            ".cpython-313." in name and "__pycache__" in name.split("/") for name in bytecode
+        )
+        compiled = {
+            name.replace("__pycache__/", "").replace(".cpython-313.pyc", ".py") for name in bytecode
+        }
+        sources = {name for name in names if name.endswith(".py")}
+        assert sources - compiled == set(), bundle.name  # every module has its bytecode
+        with zipfile.ZipFile(x86_64_zips / bundle.zip_name) as opened:
+            header = opened.read(
+                f"{bundle.handler_module.replace('.', '/').rpartition('/')[0]}/__pycache__/handler.cpython-313.pyc"
+            )[:8]
+        # PEP 552 flags: hash-based (bit 0), not checked against the source (bit 1 clear).
+        assert int.from_bytes(header[4:8], "little") == 0b01
 
 
 def _bundle(*args: str) -> subprocess.CompletedProcess[str]:

@@ -61,5 +61,6 @@ def test_deploy_builds_for_the_environment_then_packages_then_deploys() -> None:
     assert "--output-template-file dist/packaged-prod.yaml" in package
     assert "--template-file dist/packaged-prod.yaml" in deploy
     assert "--stack-name prod-order-pipeline" in deploy
-    assert "--parameter-overrides file://cfn/params/prod.json" in deploy
+    # The environment's parameters plus the CodeVersion of the zips just built (cfn.bundle).
+    assert "--parameter-overrides file://dist/lambda/parameters.json" in deploy
     assert "--capabilities CAPABILITY_IAM" in deploy

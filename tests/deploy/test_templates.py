@@ -76,7 +76,7 @@ def test_each_queue_outlasts_its_function_and_dead_letters_after_three_receives(
     mapping: str, function: str
 ) -> None:
     event_source = template("functions.yaml")["Resources"][mapping]["Properties"]
-    assert event_source["FunctionName"] == {"Ref": function}
+    assert event_source["FunctionName"] == {"Ref": FUNCTION_ALIASES[function]}
     queue = _queue_of(event_source)
     assert queue["VisibilityTimeout"] >= _function(function)["Timeout"] + VISIBILITY_BUFFER_SECONDS
     assert queue["RedrivePolicy"]["maxReceiveCount"] == 3
@@ -358,3 +358,66 @@ def test_parameter_files_give_valid_values_for_root_parameters(env: str) -> None
                 <= float(value)
                 <= spec.get("MaxValue", float("inf"))
             )
+
+
+FUNCTION_ALIASES = {
+    "OrderApiFunction": "OrderApiAlias",
+    "EmailFunction": "EmailAlias",
+    "AuditFunction": "AuditAlias",
+}
+
+
+@pytest.mark.parametrize("snapstart", ["Enabled", "Disabled"])
+def test_snapstart_is_a_parameter_and_every_caller_invokes_a_published_version(
+    snapstart: str,
+) -> None:
+    resolve = Resolver("functions.yaml", {"SnapStart": snapstart, "CodeVersion": "abc123"})
+    functions = template("functions.yaml")["Resources"]
+    for function_id, alias_id in FUNCTION_ALIASES.items():
+        props = resolve(functions[function_id])["Properties"]
+        if snapstart == "Enabled":
+            assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+        else:
+            assert "SnapStart" not in props
+        assert props["Runtime"] in {"python3.12", "python3.13"}  # SnapStart for Python: 3.12+
+        alias = resolve(functions[alias_id])["Properties"]
+        version_id = alias["FunctionVersion"].removesuffix(".Version")
+        version = resolve(functions[version_id])["Properties"]
+        assert version["FunctionName"] == function_id
+        assert alias["FunctionName"] == function_id
+        assert "abc123" in version["Description"]  # a new CodeVersion, a new version
+    mappings = {
+        r["Properties"]["FunctionName"]["Ref"]
+        for r in resources("functions.yaml", "AWS::Lambda::EventSourceMapping").values()
+    }
+    assert mappings == {"EmailAlias", "AuditAlias"}
+    outputs = template("functions.yaml")["Outputs"]
+    assert outputs["OrderApiFunctionArn"]["Value"] == {"Ref": "OrderApiAlias"}  # API Gateway's
+
+
+def test_snapstart_is_on_for_prod_and_off_elsewhere_by_default() -> None:
+    assert template("root.yaml")["Parameters"]["SnapStart"]["Default"] == "Disabled"
+    for env, expected in (("dev", None), ("staging", None), ("prod", "Enabled")):
+        entries = json.loads((CFN / "params" / f"{env}.json").read_text(encoding="utf-8"))
+        values = dict(entry.split("=", 1) for entry in entries)
+        assert values.get("SnapStart") == expected, env
+
+
+def test_the_deploy_parameters_name_the_code_by_a_hash_of_the_zips(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from cfn.bundle import code_version, write_deploy_parameters
+
+    out = Path(tmp_path)
+    for function in FUNCTIONS:
+        (out / function.zip_name).write_bytes(function.name.encode())
+    written = write_deploy_parameters(CFN / "params" / "prod.json", out)
+    entries = json.loads(written.read_text(encoding="utf-8"))
+    assert entries[-1] == f"CodeVersion={code_version(out)}"
+    assert re.fullmatch(
+        template("root.yaml")["Parameters"]["CodeVersion"]["AllowedPattern"],
+        entries[-1].split("=", 1)[1],
+    )
+    assert "SnapStart=Enabled" in entries
+    (out / FUNCTIONS[0].zip_name).write_bytes(b"changed code")
+    assert code_version(out) != entries[-1].split("=", 1)[1]

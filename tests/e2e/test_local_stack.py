@@ -176,6 +176,9 @@ def test_orders_submit_counts_every_step(stack: RunningStack) -> None:
     assert result.returncode == 0, result.stderr
     assert "HTTP 200: 8" in result.stdout
     assert "submitted 8  accepted 8  emailed 8  audited 8" in result.stdout
+    # Piped: progress as plain lines, never a bar redrawn with carriage returns.
+    assert "\r" not in result.stdout
+    assert "submitting 8/8\n" in result.stdout
 
 
 def test_orders_status_shows_each_step(stack: RunningStack) -> None:

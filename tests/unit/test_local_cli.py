@@ -1,11 +1,13 @@
 """``orders`` argument handling and the stage throttle, without starting anything."""
 
+import io
 import subprocess
 import sys
 
 import pytest
 
 from local.cli import parser
+from local.progress import StepProgress
 from local.throttle import TokenBucket
 
 
@@ -108,3 +110,78 @@ def test_token_bucket_allows_the_burst_then_the_rate() -> None:
 def test_token_bucket_refuses_nonsense(rate: float, burst: int) -> None:
     with pytest.raises(ValueError, match="rate must be"):
         TokenBucket(rate, burst)
+
+
+WITHOUT = """
+import sys
+for name in sys.argv[1].split(","):
+    sys.modules[name] = None  # as if not installed: import fails, find_spec says absent
+from local.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("absent", "args", "named"),
+    [
+        ("moto,aiosmtpd", ["up"], "orders up needs moto, aiosmtpd"),
+        ("aiosmtpd", ["up", "--demo"], "orders up needs aiosmtpd"),
+        ("rich", ["submit", "--count", "1"], "orders submit needs rich"),
+    ],
+)
+def test_a_command_without_the_local_extra_names_it_in_one_line(
+    absent: str, args: list[str], named: str
+) -> None:
+    """A base install (``pip install order-pipeline``) has neither moto nor aiosmtpd nor rich;
+    they are hidden from the child process here rather than uninstalled."""
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT, absent, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{named}: pip install 'order-pipeline[local]' (or the dev extra)"
+    ]
+
+
+def test_status_needs_no_extra() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT, "moto,aiosmtpd,rich", "status", "nope"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "is not an order id" in result.stderr  # reached argument parsing, not the extra
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_piped_is_a_plain_line_per_tenth() -> None:
+    out = io.StringIO()
+    with StepProgress("submitting", 25, out) as progress:
+        for _ in range(25):
+            progress.advance()
+    lines = out.getvalue().splitlines()
+    assert "\r" not in out.getvalue()
+    assert lines[-1] == "submitting 25/25"
+    assert len(lines) == 10  # one per tenth crossed
+    assert lines == sorted(lines, key=lambda line: int(line.split()[1].split("/")[0]))
+
+
+def test_progress_on_a_terminal_is_a_live_bar() -> None:
+    out = Terminal()
+    with StepProgress("submitting", 3, out) as progress:
+        for _ in range(3):
+            progress.advance()
+    shown = out.getvalue()
+    assert "submitting" in shown
+    assert "3/3" in shown
+    assert "\x1b[" in shown  # drawn with terminal control sequences, not printed lines

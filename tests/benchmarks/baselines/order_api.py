@@ -1,5 +1,5 @@
-"""The baseline for the cold-start benchmark: what a user would write with plain sync boto3 and
-Powertools, doing the same two AWS calls (put the order, publish the event)."""
+"""The Order API's baseline: plain sync boto3 and Powertools, doing the same two AWS calls
+(put the order, publish the event)."""
 
 import json
 import os

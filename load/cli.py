@@ -7,7 +7,7 @@ import os
 import re
 import sys
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from load.scenarios import THROTTLE, scenarios
@@ -16,7 +16,8 @@ EXTRA = "load"
 NEEDS = ("locust", "matplotlib")
 
 
-def _url(text: str) -> str:
+def http_url(text: str) -> str:
+    """An http(s) base URL, without its trailing slash (``orders`` takes its URLs with it too)."""
     parsed = urllib.parse.urlsplit(text)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL")
@@ -45,7 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ),
     )
     parser.add_argument(
-        "--host", type=_url, default="http://127.0.0.1:8000", help="the API (default orders up's)"
+        "--host",
+        type=http_url,
+        default="http://127.0.0.1:8000",
+        help="the API (default orders up's)",
     )
     parser.add_argument(
         "--api-key",
@@ -66,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--aws",
-        type=_url,
+        type=http_url,
         help="AWS endpoint for the completion check (default: the local emulator for a local "
         "API, else the standard AWS configuration)",
     )
@@ -94,19 +98,20 @@ def _env_name(text: str) -> str:
     return text
 
 
-def missing_extra() -> str | None:
-    """A one-line explanation when the load extra is not installed, else None."""
-    absent = [name for name in NEEDS if importlib.util.find_spec(name) is None]
+def missing_extra(command: str, extra: str, needs: Iterable[str]) -> str | None:
+    """One line naming the extra when ``orders COMMAND`` needs a package of it that is not
+    installed, else None (``orders`` checks its other commands with it too)."""
+    absent = [name for name in needs if importlib.util.find_spec(name) is None]
     if not absent:
         return None
     return (
-        f"orders load needs {' and '.join(absent)}: "
-        f"pip install 'order-pipeline[{EXTRA}]' (or the dev extra)"
+        f"orders {command} needs {', '.join(absent)}: "
+        f"pip install 'order-pipeline[{extra}]' (or the dev extra)"
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    problem = missing_extra()
+    problem = missing_extra("load", EXTRA, NEEDS)
     if problem:
         print(problem, file=sys.stderr)
         return 2

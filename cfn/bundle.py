@@ -4,8 +4,9 @@ for the Lambda runtime (python3.13, manylinux, the chosen architecture).
 ``python -m cfn.bundle [--arch arm64|x86_64 | --params cfn/params/dev.json] [--out DIR]
 [--python PATH]``
 
-With ``--params``, it also writes ``parameters.json`` beside the zips: the environment's
-parameters plus ``CodeVersion`` (a hash of the zips), which publishes new function versions.
+With ``--params``, the architecture is the environment's. Every environment deploys the same
+zips (built once, promoted by ``python -m cfn.deploy``), so every parameter file names the same
+architecture; ``CodeVersion``, a hash of the zips, publishes new function versions.
 
 Everything the functions import is bundled, aioboto3 with exactly the botocore it pins (the
 runtime's own boto3/botocore are never used). botocore's service models are pruned to the
@@ -94,8 +95,8 @@ def runtime_requirements() -> list[str]:
         return list(tomllib.load(file)["project"]["dependencies"])
 
 
-def architecture_from_params(path: Path) -> str:
-    """The ``Architecture`` of an environment's parameter file (the root's default otherwise)."""
+def read_parameter_file(path: Path) -> list[str]:
+    """An environment's parameter file: a JSON list of ``Key=Value`` strings."""
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -106,7 +107,12 @@ def architecture_from_params(path: Path) -> str:
         isinstance(entry, str) and "=" in entry for entry in entries
     ):
         raise BundleError(f'--params: {path} must be a JSON list of "Key=Value" strings')
-    values: dict[str, str] = dict(entry.split("=", 1) for entry in entries)
+    return entries
+
+
+def architecture_from_params(path: Path) -> str:
+    """The ``Architecture`` of an environment's parameter file (the root's default otherwise)."""
+    values = dict(entry.split("=", 1) for entry in read_parameter_file(path))
     architecture = values.get("Architecture", "arm64")
     if architecture not in ARCHITECTURES:
         shown = architecture if len(architecture) <= 40 else architecture[:40] + "..."
@@ -244,19 +250,11 @@ def code_version(out: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def write_deploy_parameters(params: Path, out: Path) -> Path:
-    """The environment's parameter file plus ``CodeVersion`` of these zips, for the deploy."""
-    entries = [
-        entry
-        for entry in json.loads(params.read_text(encoding="utf-8"))
-        if not entry.startswith("CodeVersion=")
-    ]
-    destination = out / "parameters.json"
-    destination.write_text(
-        json.dumps([*entries, f"CodeVersion={code_version(out)}"], indent=2) + "\n",
-        encoding="utf-8",
-    )
-    return destination
+def deploy_parameters(params: Path, out: Path) -> list[str]:
+    """The environment's parameter file (``Key=Value`` entries) plus ``CodeVersion`` of these
+    zips: what a deploy of them passes to CloudFormation."""
+    entries = [e for e in read_parameter_file(params) if not e.startswith("CodeVersion=")]
+    return [*entries, f"CodeVersion={code_version(out)}"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -291,8 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if too_big:
         print(f"error: a zip is over {MAX_ZIP_BYTES // 1_048_576} MB", file=sys.stderr)
         return 1
-    if args.params:
-        print(f"{write_deploy_parameters(args.params, args.out)}  (the deploy's parameters)")
+    print(f"CodeVersion={code_version(args.out)}")
     return 0
 
 

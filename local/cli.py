@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import re
 import signal
@@ -15,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from contracts.types import UUID4_PATTERN
 from load import cli as load_cli
-from local import operations
+from local import operations, smoke
 from local.child_process import ChildFailed
 from local.emulator import EmulatorError
 from local.lambda_container import FunctionFailed
@@ -93,6 +94,23 @@ def env_name(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,30}", text):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an environment name (letters, digits, -)"
+        )
+    return text
+
+
+def stack_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,127}", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a CloudFormation stack name (a letter, then letters, digits, -)"
+        )
+    return text
+
+
+def api_key(text: str) -> str:
+    # API Gateway keys are 20-128 printable ASCII characters; a header cannot carry more.
+    if not re.fullmatch(r"[\x21-\x7e]{20,128}", text):
+        raise argparse.ArgumentTypeError(
+            "the API key must be 20-128 printable ASCII characters without spaces"
         )
     return text
 
@@ -202,6 +220,41 @@ def parser() -> argparse.ArgumentParser:
     )
     target_options(dlq)
 
+    smoke_command = commands.add_parser(
+        "smoke",
+        help="one order through a running pipeline, local or deployed: PASS or FAIL",
+        description="Post an order, read it back with GET /order/{id} and, given AWS access "
+        "(--env or --stack), wait for its audit record and its email. Prints a line per check "
+        "and a verdict; exits 1 on the first failed check.",
+    )
+    where = smoke_command.add_mutually_exclusive_group(required=True)
+    where.add_argument("--api", type=load_cli.http_url, help="API base URL")
+    where.add_argument(
+        "--stack",
+        type=stack_name,
+        help="a deployed stack: its ApiUrl output, its API key and its environment",
+    )
+    smoke_command.add_argument(
+        "--api-key", type=api_key, help="the API key (x-api-key), when the API requires one"
+    )
+    smoke_command.add_argument(
+        "--env",
+        type=env_name,
+        help="resource name prefix: check the order's audit record and email in its tables",
+    )
+    smoke_command.add_argument(
+        "--aws",
+        type=load_cli.http_url,
+        default=os.environ.get("AWS_ENDPOINT_URL") or None,
+        help="AWS endpoint (default $AWS_ENDPOINT_URL, else AWS itself)",
+    )
+    smoke_command.add_argument(
+        "--within",
+        type=seconds(900),
+        default=120.0,
+        help="seconds to wait for the audit record and the email (0-900, default 120)",
+    )
+
     load = commands.add_parser(
         "load",
         help="offer a locust load scenario to the API, then follow every accepted order",
@@ -252,6 +305,26 @@ async def run_up(args: argparse.Namespace) -> int:
         await stack.stop()
 
 
+async def run_smoke(args: argparse.Namespace) -> int:
+    try:
+        if args.stack:
+            target = await smoke.stack_target(args.stack, args.aws)
+            if args.api_key:
+                target = dataclasses.replace(target, api_key=args.api_key)
+            if args.env:
+                target = dataclasses.replace(target, names=ResourceNames(args.env))
+        else:
+            names = ResourceNames(args.env) if args.env else None
+            target = smoke.SmokeTarget(args.api, args.api_key, names, args.aws)
+        return await smoke.smoke(target, sys.stdout, args.within)
+    except smoke.SmokeFailed as failed:
+        print(f"smoke: FAIL: {failed}", flush=True)
+        return 1
+    except (BotoCoreError, ClientError) as exc:
+        print(f"smoke: FAIL: AWS call failed: {exc}", flush=True)
+        return 1
+
+
 async def run_operation(args: argparse.Namespace) -> int:
     target = Target(api=args.api, aws=args.aws, names=ResourceNames(args.env))
     try:
@@ -285,11 +358,13 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run_up(args))
     if args.command == "load":
         return load_cli.run(args)
-    if urllib.parse.urlsplit(args.aws).hostname in ("127.0.0.1", "localhost", "::1"):
+    if args.aws and urllib.parse.urlsplit(args.aws).hostname in ("127.0.0.1", "localhost", "::1"):
         # The local emulator takes any credentials; a real account keeps its own chain.
         for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
             os.environ.setdefault(name, value)
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    if args.command == "smoke":
+        return asyncio.run(run_smoke(args))
     return asyncio.run(run_operation(args))
 
 

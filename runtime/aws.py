@@ -115,6 +115,14 @@ class AwsClients:
     async def secretsmanager(self) -> "SecretsManagerClient":
         return cast("SecretsManagerClient", await self._client("secretsmanager"))
 
+    async def cloudformation(self) -> Any:
+        """Untyped (no stubs installed): only ``orders smoke --stack`` reads stack outputs."""
+        return await self._client("cloudformation")
+
+    async def apigateway(self) -> Any:
+        """Untyped (no stubs installed): only ``orders smoke --stack`` reads the API key."""
+        return await self._client("apigateway")
+
     async def warm(self, services: Iterable[str]) -> None:
         """Open and close a client per service, keeping neither client nor connection: botocore's
         service models and endpoint rules stay loaded in the session for the next clients (what

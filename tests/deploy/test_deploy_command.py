@@ -16,51 +16,80 @@ def _make(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("target", "args", "message"),
     [
-        ([], "BUCKET=<S3 bucket for artifacts"),
-        (["BUCKET=my-artifacts", "ENV=qa"], "ENV must be dev, staging or prod"),
-        (["BUCKET=my-artifacts", "ENV=../../etc/passwd"], "ENV must be dev, staging or prod"),
-        (["BUCKET=My_Bucket"], "BUCKET=<S3 bucket for artifacts"),
-        (["BUCKET=" + "a" * 64], "BUCKET=<S3 bucket for artifacts"),
-        (['BUCKET=x"; touch pwned; "'], "BUCKET=<S3 bucket for artifacts"),
-        (["BUCKET=my-artifacts", "STACK=two words"], "STACK must be a CloudFormation stack name"),
-        (
-            ["BUCKET=my-artifacts", "STACK=" + "s" * 129],
-            "STACK must be a CloudFormation stack name",
-        ),
+        ("package-args", [], "BUCKET=<S3 bucket for artifacts"),
+        ("deploy", [], "BUCKET=<S3 bucket for artifacts"),
+        ("deploy-args", ["ENV=qa"], "ENV must be dev, staging or prod"),
+        ("ship", ["ENV=../../etc/passwd"], "ENV must be dev, staging or prod"),
+        ("package-args", ["BUCKET=My_Bucket"], "BUCKET=<S3 bucket for artifacts"),
+        ("package-args", ["BUCKET=" + "a" * 64], "BUCKET=<S3 bucket for artifacts"),
+        ("package", ['BUCKET=x"; touch pwned; "'], "BUCKET=<S3 bucket for artifacts"),
+        ("plan", ["STACK=two words"], "STACK must be a CloudFormation stack name"),
+        ("execute", ["STACK=" + "s" * 129], "STACK must be a CloudFormation stack name"),
+        ("smoke", ["STACK=$(touch pwned)"], "STACK must be a CloudFormation stack name"),
     ],
 )
-def test_bad_deploy_arguments_stop_before_anything_runs(args: list[str], message: str) -> None:
-    result = _make("deploy-args", *args)
+def test_bad_deploy_arguments_stop_before_anything_runs(
+    target: str, args: list[str], message: str
+) -> None:
+    result = _make(target, *args)
     assert result.returncode == 2
     assert message in result.stderr
     assert not (ROOT / "pwned").exists()
 
 
 def test_good_deploy_arguments_pass() -> None:
-    result = _make("deploy-args", "BUCKET=my-artifacts.eu", "ENV=staging", "STACK=orders-staging")
+    result = _make(
+        "deploy-args",
+        "package-args",
+        "BUCKET=my-artifacts.eu",
+        "ENV=staging",
+        "STACK=orders-staging",
+    )
     assert (result.returncode, result.stderr) == (0, "")
 
 
-def test_deploy_builds_for_the_environment_then_packages_then_deploys() -> None:
-    dry_run = _make("-n", "deploy", "BUCKET=my-artifacts", "ENV=prod")
+def _steps(dry_run: subprocess.CompletedProcess[str]) -> list[str]:
     assert dry_run.returncode == 0, dry_run.stderr
     lines = dry_run.stdout.replace("\\\n", " ").splitlines()
-    steps = [line.split()[:3] for line in lines if line.startswith(".venv/bin/")]
-    assert steps[:3] == [
-        [".venv/bin/python", "-m", "cfn.bundle"],
-        [".venv/bin/aws", "cloudformation", "package"],
-        [".venv/bin/aws", "cloudformation", "deploy"],
+    return [" ".join(line.split()) for line in lines if line.startswith(".venv/bin/")]
+
+
+def test_deploy_builds_then_packages_then_ships_through_a_change_set() -> None:
+    bundle, package, ship = _steps(_make("-n", "deploy", "BUCKET=my-artifacts", "ENV=prod"))
+    assert bundle.startswith(".venv/bin/python -m cfn.bundle")
+    assert '--params "cfn/params/$ENV.json"' in bundle
+    assert package.startswith(".venv/bin/aws cloudformation package")
+    assert '--s3-bucket "$BUCKET"' in package
+    assert "--output-template-file dist/packaged.yaml" in package
+    assert ship.startswith(".venv/bin/python -m cfn.deploy deploy")
+    assert '--stack "$STACK" --template dist/packaged.yaml' in ship
+    assert '--params "cfn/params/$ENV.json"' in ship
+
+
+def test_ci_and_people_run_the_same_steps() -> None:
+    """The workflow calls the same make targets (build, package, ship/plan/execute) that
+    `make deploy` chains; what each runs is the same line."""
+    deploy = _steps(_make("-n", "deploy", "BUCKET=my-artifacts", "ENV=dev"))
+    one_by_one = [
+        *_steps(_make("-n", "build")),
+        *_steps(_make("-n", "package", "BUCKET=my-artifacts")),
+        *_steps(_make("-n", "ship", "ENV=dev")),
     ]
-    bundle, package, deploy = [
-        " ".join(line.split()) for line in lines if line.startswith(".venv/bin/")
-    ][:3]
-    assert "--params cfn/params/prod.json" in bundle
-    assert "--s3-bucket my-artifacts" in package
-    assert "--output-template-file dist/packaged-prod.yaml" in package
-    assert "--template-file dist/packaged-prod.yaml" in deploy
-    assert "--stack-name prod-order-pipeline" in deploy
-    # The environment's parameters plus the CodeVersion of the zips just built (cfn.bundle).
-    assert "--parameter-overrides file://dist/lambda/parameters.json" in deploy
-    assert "--capabilities CAPABILITY_IAM" in deploy
+    assert deploy == one_by_one
+    plan, execute = (
+        _steps(_make("-n", "plan", "ENV=prod"))[0],
+        _steps(_make("-n", "execute", "ENV=prod", "CHANGE_SET=gh-1-1"))[0],
+    )
+    assert plan.replace(" plan ", " deploy ") == deploy[2]
+    assert execute.startswith(".venv/bin/python -m cfn.deploy execute --stack")
+
+
+def test_every_environment_deploys_the_same_zips() -> None:
+    """Build once, deploy many: one architecture in every parameter file."""
+    from cfn.bundle import architecture_from_params
+
+    params = sorted((ROOT / "cfn" / "params").glob("*.json"))
+    assert [p.stem for p in params] == ["dev", "prod", "staging"]
+    assert {architecture_from_params(p) for p in params} == {"arm64"}

@@ -406,13 +406,12 @@ def test_snapstart_is_on_for_prod_and_off_elsewhere_by_default() -> None:
 def test_the_deploy_parameters_name_the_code_by_a_hash_of_the_zips(tmp_path: Any) -> None:
     from pathlib import Path
 
-    from cfn.bundle import code_version, write_deploy_parameters
+    from cfn.bundle import code_version, deploy_parameters
 
     out = Path(tmp_path)
     for function in FUNCTIONS:
         (out / function.zip_name).write_bytes(function.name.encode())
-    written = write_deploy_parameters(CFN / "params" / "prod.json", out)
-    entries = json.loads(written.read_text(encoding="utf-8"))
+    entries = deploy_parameters(CFN / "params" / "prod.json", out)
     assert entries[-1] == f"CodeVersion={code_version(out)}"
     assert re.fullmatch(
         template("root.yaml")["Parameters"]["CodeVersion"]["AllowedPattern"],

@@ -14,30 +14,15 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from contracts.api import FieldError
+from contracts.client_rules import MESSAGES
 from contracts.order import OrderRequest
 
 BODY = "body"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-# Clearer words than pydantic's defaults, where a client may not know the jargon.
-_MESSAGES = {
-    "missing": "is required",
-    "extra_forbidden": "is not a known field",
-    "model_type": "must be a JSON object",
-    "model_attributes_type": "must be a JSON object",
-    "list_type": "must be a JSON array",
-    "string_type": "must be a string",
-    "int_type": "must be an integer",
-    "int_from_float": "must be an integer",
-    "greater_than": "must be greater than {gt}",
-    "greater_than_equal": "must be at least {ge}",
-    "less_than_equal": "must be at most {le}",
-    "string_too_short": "must have at least {min_length} character(s), not counting surrounding spaces",
-    "string_too_long": "must have at most {max_length} characters",
-    "too_short": "must have at least {min_length} item(s)",
-    "too_long": "must have at most {max_length} items",
-    "decimal_max_places": "must have at most {decimal_places} decimal places",
-}
+# Clearer words than pydantic's defaults, where a client may not know the jargon; shared with
+# the mobile app through the contract (contracts/client_rules.json).
+_MESSAGES = MESSAGES
 
 
 class InvalidOrder(Exception):
@@ -136,7 +121,7 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
 
 def validate_order(data: Any) -> OrderRequest:
     if not isinstance(data, dict):
-        raise _body_error("Request body must be a JSON object")
+        raise _body_error(MESSAGES["body_object"])
     try:
         return OrderRequest.model_validate(data)
     except ValidationError as exc:

@@ -6,14 +6,14 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from contracts.client_rules import MESSAGES
+
 
 def _validate_email(value: str) -> str:
     try:
         checked = validate_email(value, check_deliverability=False, strict=True)
     except EmailNotValidError as exc:
-        raise PydanticCustomError(
-            "email", "is not a valid email address: {reason}", {"reason": str(exc)}
-        ) from None
+        raise PydanticCustomError("email", MESSAGES["email"], {"reason": str(exc)}) from None
     return checked.normalized
 
 

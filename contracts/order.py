@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import Field, StrictInt, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from contracts.client_rules import MESSAGES
 from contracts.email_address import ContractEmail, EmailAddress
 from contracts.types import (
     CamelModel,
@@ -40,7 +41,7 @@ def _check_echoed_amount(claimed: Decimal | None, expected: Decimal | None) -> D
     if claimed is not None and expected is not None and claimed != expected:
         raise PydanticCustomError(
             "amount_mismatch",
-            "must equal the computed amount {expected}",
+            MESSAGES["amount_mismatch"],
             {"expected": format_money(expected)},
         )
     return claimed

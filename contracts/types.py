@@ -23,13 +23,14 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from contracts.client_rules import FORBIDDEN_TEXT, MESSAGES
+
 CENT = Decimal("0.01")
 MAX_PRICE = Decimal("999999.99")
 # Up to 12 integer digits: the largest possible order total (50 × 1000 × 999999.99) has 11.
 MONEY_PATTERN = r"^(0|[1-9][0-9]{0,11})\.[0-9]{2}$"
 UUID4_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _MONEY_RE = re.compile(MONEY_PATTERN)
 
 
@@ -55,7 +56,7 @@ def format_timestamp(value: datetime) -> str:
 def _require_json_number(value: Any) -> Any:
     # JSON booleans are ints in Python and strings would be silently coerced: both are type errors.
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise PydanticCustomError("number_type", "Input should be a number")
+        raise PydanticCustomError("number_type", MESSAGES["number_type"])
     return value
 
 
@@ -77,8 +78,8 @@ def _parse_money_string(value: Any) -> Any:
 
 
 def _reject_control_chars(value: str) -> str:
-    if _CONTROL_CHARS.search(value):
-        raise PydanticCustomError("control_characters", "must not contain control characters")
+    if FORBIDDEN_TEXT.search(value):
+        raise PydanticCustomError("control_characters", MESSAGES["control_characters"])
     return value
 
 

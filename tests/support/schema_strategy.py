@@ -1,6 +1,6 @@
 """Hypothesis strategies generated from the committed JSON Schema files.
 
-Covers the keywords those files use (type, const, enum, anyOf, $ref/$defs, properties/required,
+Covers the keywords those files use (type, number bounds and multipleOf, const, enum, anyOf, $ref/$defs, properties/required,
 items, min/maxItems, min/maxLength, minimum/maximum, pattern, format); ``format`` is honoured as
 a format-asserting validator would (a date-time is a real instant, an email an address).
 Written here because hypothesis-jsonschema 0.23.1, the latest release, calls a hypothesis
@@ -9,6 +9,7 @@ internal that newer hypothesis versions no longer have.
 
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
@@ -43,6 +44,17 @@ def _string(schema: dict[str, Any]) -> st.SearchStrategy[str]:
     )
 
 
+def _number(schema: dict[str, Any]) -> st.SearchStrategy[Decimal]:
+    """Decimals (how the API reads JSON numbers) in the bounds, on the ``multipleOf`` grid."""
+    step = Decimal(str(schema.get("multipleOf", "0.01")))
+    low = Decimal(str(schema.get("minimum", schema.get("exclusiveMinimum", 0))))
+    if "exclusiveMinimum" in schema:
+        low += step
+    high = Decimal(str(schema.get("maximum", "1000000")))
+    places = -int(step.as_tuple().exponent)
+    return st.decimals(min_value=low, max_value=high, places=places, allow_nan=False)
+
+
 def from_schema(
     schema: dict[str, Any], root: dict[str, Any] | None = None
 ) -> st.SearchStrategy[Any]:
@@ -63,6 +75,8 @@ def from_schema(
         return _string(schema)
     if kind == "integer":
         return st.integers(min_value=schema.get("minimum"), max_value=schema.get("maximum"))
+    if kind == "number":
+        return _number(schema)
     if kind == "array":
         return st.lists(
             from_schema(schema["items"], root),

@@ -1,0 +1,1 @@
+"""The order app: a Toga client of the Order API (``briefcase dev`` in ``mobile/``)."""

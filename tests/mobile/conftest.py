@@ -1,0 +1,38 @@
+"""The app's tests run its real widgets on Toga's dummy backend, which must be chosen before
+the first App is made (Toga caches the backend)."""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ["TOGA_BACKEND"] = "toga_dummy"
+
+from orders_mobile.app import OrdersApp, main
+from tests.support.moto_server import free_port
+from tests.support.stack_process import StackProcess, start_orders_up
+
+
+@pytest.fixture
+def phone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A device of its own: the app's data folder lives under this HOME."""
+    home = tmp_path / "phone"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    return home
+
+
+def start_app() -> OrdersApp:
+    return main()
+
+
+@pytest.fixture(scope="module")
+def orders_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
+    tmp = tmp_path_factory.mktemp("mobile-stack")
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    started = start_orders_up(
+        tmp, "--aws-port", str(free_port()), "--outbox", str(tmp / "outbox"), env=env
+    )
+    yield started
+    started.stop()

@@ -8,12 +8,14 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from orders_mobile.app import OrdersApp
+from orders_mobile.client import OrderClient
 from tests.mobile.conftest import start_app
 from tests.support.moto_server import free_port
-from tests.support.scripted_http import ScriptedServer
+from tests.support.scripted_http import Reply, ScriptedServer
 from tests.support.stack_process import StackProcess
 
 
@@ -156,12 +158,7 @@ def test_a_saved_order_can_be_discarded(phone: Path) -> None:
 
 
 def _no_retries(app: OrdersApp) -> Any:
-    from orders_mobile.client import OrderClient
-
-    async def no_wait(seconds: float) -> None:
-        await asyncio.sleep(0)
-
-    return OrderClient(app.settings.api_url, retries=0, sleep=no_wait)
+    return OrderClient(app.settings.api_url, retries=0, sleep=_no_wait)
 
 
 def test_settings_refuse_bad_values_and_survive_a_restart(phone: Path) -> None:
@@ -193,7 +190,72 @@ def test_the_total_is_live_and_exact(phone: Path) -> None:
     assert form.total.text == "Total: 0.30"
     press(form.add_item)
     assert form.total.text == "Total: 0.30 (1 item(s) without a quantity and price yet)"
+    form.rows[2].price.value = "0.999"  # not rounded into the total: it is an error
+    assert form.total.text == "Total: 0.30 (1 item(s) without a quantity and price yet)"
     press(form.rows[2].remove)
     press(form.rows[0].remove)
     assert form.total.text == "Total: 0.20"
     assert len(form.rows_box.children) == 1
+
+
+@pytest.mark.parametrize(
+    ("replies", "says", "kept"),
+    [
+        ([Reply(413, {"message": "Request Too Long"})], "too large to send (over 10 KB)", False),
+        ([Reply(422, {"error": "Idempotency-Key reused"})], "already received this order", False),
+        ([Reply(415, {"error": "Unsupported Media Type"})], "Update the app", False),
+        ([Reply(403, {"message": "Forbidden"})], "Check the API key in Settings", True),
+        ([Reply(429, headers={"Retry-After": "0"})] * 3, "busy right now", True),
+        ([Reply(503)] * 3, "had a problem (HTTP 503)", True),
+        ([Reply(drop=True)] * 3, "No connection to the order service", True),
+        (
+            [
+                Reply(
+                    400,
+                    {
+                        "error": "Validation failed",
+                        "errors": [
+                            {"field": "customerName", "message": "is taken"},
+                            {"field": "body", "message": "odd"},
+                        ],
+                    },
+                )
+            ],
+            "found problems with this order",
+            False,
+        ),
+    ],
+)
+def test_each_failure_says_what_happened_and_what_to_do(
+    phone: Path, replies: list[Reply], says: str, kept: bool
+) -> None:
+    app = start_app()
+
+    async def attempt() -> None:
+        async with ScriptedServer(replies) as server:
+            point_at(app, server.url)
+            app.client = lambda: OrderClient(server.url, sleep=_no_wait)  # type: ignore[method-assign]
+            await press(app.form.submit)
+
+    fill(app)
+    app.loop.run_until_complete(attempt())
+    assert says in app.form.status.text.replace("\n", " ")
+    assert bool(saved(phone)) is kept
+    assert (app.form.submit.text == "Send again") is kept
+    if replies[0].status == 400:
+        assert app.form.errors["customerName"].text == "is taken"
+        assert "body: odd." in app.form.status.text
+
+
+async def _no_wait(seconds: float) -> None:
+    await asyncio.sleep(0)
+
+
+def test_the_app_is_a_client_only() -> None:
+    """mobile/ speaks HTTP to the API and reads the contract's files; it imports no server code."""
+    sources = Path(__file__).resolve().parents[2] / "mobile"
+    for path in sources.rglob("*.py"):
+        text = path.read_text()
+        for package in ("api", "consumers", "local", "contracts", "runtime", "load"):
+            assert f"from {package}" not in text, path
+            assert f"import {package}" not in text, path

@@ -26,6 +26,11 @@ NUMBER = re.compile(r"[+-]?[0-9]{1,15}(\.[0-9]{1,15})?")
 ITEM_PATH = re.compile(r"items\[(\d+)\]\.(\w+)")
 
 
+def _lines(text: str) -> str:
+    """A sentence a line: labels do not wrap on every backend."""
+    return re.sub(r"(?<=\.) (?=[A-Z])", "\n", text)
+
+
 def _error_label() -> toga.Label:
     return toga.Label("", color="#b00020", font_size=9)
 
@@ -42,6 +47,14 @@ def _price(text: str) -> Any:
     return Decimal(text) if NUMBER.fullmatch(text) else text
 
 
+def _scrolling(box: toga.Box) -> toga.Widget:
+    """The form scrolls on a phone; toga-textual (a terminal) has no scroll container."""
+    try:
+        return toga.ScrollContainer(content=box, horizontal=False)
+    except NotImplementedError:
+        return box
+
+
 class ItemRow:
     """One line of the order: product id, name, quantity, price, with their errors."""
 
@@ -50,26 +63,25 @@ class ItemRow:
     def __init__(self, on_change: Any, on_remove: Any):
         self.product_id = toga.TextInput(placeholder="Product id", on_change=on_change, flex=1)
         self.product_name = toga.TextInput(
-            placeholder="Name (optional)", on_change=on_change, flex=2
+            placeholder="Name (optional)", on_change=on_change, flex=1
         )
-        self.quantity = toga.TextInput(placeholder="Qty", value="1", on_change=on_change, width=60)
-        self.price = toga.TextInput(placeholder="Price", on_change=on_change, width=90)
+        self.quantity = toga.TextInput(
+            placeholder="Quantity", value="1", on_change=on_change, flex=1
+        )
+        self.price = toga.TextInput(placeholder="Price", on_change=on_change, flex=1)
         self.remove = toga.Button("Remove", on_press=on_remove)
         self.errors = {name: _error_label() for name in self.FIELDS}
+        # Two lines per item: a phone is narrow.
         self.box = toga.Box(
             direction="column",
+            margin_bottom=6,
             children=[
-                toga.Box(
-                    direction="row",
-                    children=[
-                        self.product_id,
-                        self.product_name,
-                        self.quantity,
-                        self.price,
-                        self.remove,
-                    ],
-                ),
-                *self.errors.values(),
+                toga.Box(direction="row", children=[self.product_id, self.product_name]),
+                self.errors["productId"],
+                self.errors["productName"],
+                toga.Box(direction="row", children=[self.quantity, self.price, self.remove]),
+                self.errors["quantity"],
+                self.errors["price"],
             ],
         )
 
@@ -89,9 +101,13 @@ class ItemRow:
         self.price.value = format(price, "f") if isinstance(price, Decimal) else str(price)
 
     def line(self) -> tuple[int, Decimal] | None:
+        """(quantity, price) once both are numbers the total can use exactly (a price of more
+        than two places is not one: it is an error, not rounded)."""
         quantity, price = _quantity(self.quantity.value), _price(self.price.value)
         if isinstance(quantity, int) and isinstance(price, Decimal):
-            return quantity, price
+            exponent = price.normalize().as_tuple().exponent
+            if isinstance(exponent, int) and exponent >= -2:
+                return quantity, price
         return None
 
     def enable(self, enabled: bool) -> None:
@@ -147,7 +163,7 @@ class OrderForm:
                 self.submit,
             ],
         )
-        self.view = toga.ScrollContainer(content=self.box, horizontal=False)
+        self.view = _scrolling(self.box)
         self.add_row()
 
     def add_row(self) -> ItemRow:
@@ -261,7 +277,7 @@ class OrdersApp(toga.App):
             return
         if saved:
             self._hold(saved[0])
-            self.form.status.text = (
+            self.form.status.text = _lines(
                 f"An order saved on this device ({saved[0].saved_at[:16].replace('T', ' ')} UTC) "
                 "has not reached the order service yet. Tap Send again, or discard it."
             )
@@ -314,8 +330,8 @@ class OrdersApp(toga.App):
             self.pending.remove(order.idempotency_key)
             self._release()
         unplaced = self.form.show_errors([FieldError(f, m) for f, m in outcome.errors])
-        self.form.status.text = message(outcome) + "".join(
-            f" {e.field}: {e.message}." for e in unplaced
+        self.form.status.text = _lines(
+            message(outcome) + "".join(f" {e.field}: {e.message}." for e in unplaced)
         )
         return outcome
 
@@ -350,6 +366,7 @@ class OrdersApp(toga.App):
         self.confirmed_at.text = f"Received: {outcome.created_at}"
         self.order_status.text = ""
         self.window.content = self.confirmation
+        self.check_status.focus()
 
     async def on_check_status(self, widget: Any) -> None:
         order_id = self.confirmed_id.text.removeprefix("Order id: ")
@@ -374,12 +391,16 @@ class OrdersApp(toga.App):
     def on_new_order(self, widget: Any) -> None:
         self.form.clear()
         self.window.content = self.form.view
+        self.form.name.focus()
 
     # -- settings -----------------------------------------------------------------------------
 
     def _build_settings(self) -> None:
         self.api_url = toga.TextInput(value=self.settings.api_url)
-        self.api_key = toga.PasswordInput(value=self.settings.api_key)
+        try:
+            self.api_key: toga.TextInput = toga.PasswordInput(value=self.settings.api_key)
+        except NotImplementedError:  # toga-textual, the terminal backend
+            self.api_key = toga.TextInput(value=self.settings.api_key)
         self.settings_error = _error_label()
         self.settings_view = toga.Box(
             direction="column",

@@ -134,7 +134,8 @@ class ApiGatewayFront:
 
     async def start(self, host: str, port: int) -> None:
         app = web.Application(client_max_size=PAYLOAD_LIMIT_BYTES * 2)
-        app.router.add_route("*", "/{tail:.*}", self.handle)
+        # Any path, newlines in it too (API Gateway passes them on, percent-decoded).
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()

@@ -77,6 +77,19 @@ def test_an_order_over_http_is_accepted_and_readable(stack: RunningStack) -> Non
     assert fetched.json()["totalAmount"] == "109.97"
 
 
+@pytest.mark.parametrize("method", ["OPTIONS", "GET"])
+def test_a_path_with_a_newline_reaches_the_api_like_any_other(
+    stack: RunningStack, method: str
+) -> None:
+    """Found by schemathesis: the front's route did not match a percent-encoded newline and
+    aiohttp answered its own plain-text 404."""
+    response = requests.request(method, f"{stack.api}/order/%C2%91%0A%C6%8C", timeout=10)
+    assert response.status_code == (204 if method == "OPTIONS" else 400)  # not an order id
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    if method == "GET":
+        assert response.json()["error"]
+
+
 def test_invalid_json_over_http_is_a_clear_400(stack: RunningStack) -> None:
     response = post(stack, "{not json")
     assert response.status_code == 400

@@ -19,7 +19,7 @@ import argparse
 import datetime
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
 # CloudFormation takes a template body of at most 51,200 bytes; a larger one goes by S3 URL.
 MAX_BODY_BYTES = 51_200
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
-CHANGE_SET_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
+CLOUDFORMATION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
 
 
 class DeployError(Exception):
@@ -201,6 +201,24 @@ class StackDeployer:
         if role_arn:
             request["RoleARN"] = role_arn
         self.say(f"change set {name}: creating ({kind} of {self._stack})")
+        created = self._create(request, poll_seconds)
+        # A change set may change only parameters or outputs: created, with no resource listed.
+        found = changes(self._cf, self._stack, name) if created else []
+        if created:
+            for line in table(
+                (c.row() for c in found), ("stack", "action", "logical id", "type", "replacement")
+            ):
+                self.say(f"  {line}")
+        else:
+            self.say(f"change set {name}: no changes, the stack already matches")
+        if summary:
+            with summary.open("a", encoding="utf-8") as file:
+                file.write(markdown(self._stack, name, found))
+        return found if created else None
+
+    def _create(self, request: dict[str, Any], poll_seconds: int) -> bool:
+        """Creates the change set and waits for it; False if it holds no changes."""
+        name = request["ChangeSetName"]
         try:
             self._cf.create_change_set(**request)
             self._cf.get_waiter("change_set_create_complete").wait(
@@ -212,23 +230,11 @@ class StackDeployer:
             if any(text in str(exc) for text in NO_CHANGES) or (
                 isinstance(exc, WaiterError) and no_changes(self._describe(name))
             ):
-                self.say(f"change set {name}: no changes, the stack already matches")
-                if summary:
-                    with summary.open("a", encoding="utf-8") as file:
-                        file.write(markdown(self._stack, name, []))
-                return None
+                return False
             raise DeployError(
                 f"change set {name} could not be created: {self._reason(exc, name)}"
             ) from None
-        found = changes(self._cf, self._stack, name)
-        for line in table(
-            (c.row() for c in found), ("stack", "action", "logical id", "type", "replacement")
-        ):
-            self.say(f"  {line}")
-        if summary:
-            with summary.open("a", encoding="utf-8") as file:
-                file.write(markdown(self._stack, name, found))
-        return found
+        return True
 
     def _describe(self, name: str) -> dict[str, Any]:
         try:
@@ -297,20 +303,17 @@ class StackDeployer:
         return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
-def change_set_name(text: str) -> str:
-    if not CHANGE_SET_NAME.fullmatch(text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a change set name (a letter, then letters, digits, -; at most 128)"
-        )
-    return text
+def cloudformation_name(what: str) -> Callable[[str], str]:
+    """An argument type for a stack or change set name (CloudFormation's rule for both)."""
 
+    def parse(text: str) -> str:
+        if not CLOUDFORMATION_NAME.fullmatch(text):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a {what} name (a letter, then letters, digits, -; at most 128)"
+            )
+        return text
 
-def stack_name(text: str) -> str:
-    if not CHANGE_SET_NAME.fullmatch(text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a stack name (a letter, then letters, digits, -; at most 128)"
-        )
-    return text
+    return parse
 
 
 def poll_seconds(text: str) -> int:
@@ -333,9 +336,16 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in ("plan", "execute", "deploy"):
         sub = commands.add_parser(command)
-        sub.add_argument("--stack", type=stack_name, required=True, help="the root stack's name")
         sub.add_argument(
-            "--name", type=change_set_name, help="the change set's name (default deploy-<UTC time>)"
+            "--stack",
+            type=cloudformation_name("stack"),
+            required=True,
+            help="the root stack's name",
+        )
+        sub.add_argument(
+            "--name",
+            type=cloudformation_name("change set"),
+            help="the change set's name (default deploy-<UTC time>)",
         )
         sub.add_argument(
             "--poll", type=poll_seconds, default=5, help="seconds between status checks (1-60, 5)"

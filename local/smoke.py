@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 import aiohttp
 
+from contracts.order import line_subtotal
 from contracts.sample_data import sample
 from local.operations import Steps
 from local.resources import ResourceNames
@@ -74,8 +75,10 @@ def smoke_order(run_id: str) -> dict[str, Any]:
 
 
 def expected_total(order: dict[str, Any]) -> Decimal:
+    """What the API prices the order at (its JSON numbers read exactly, as the API reads them)."""
     return sum(
-        (Decimal(str(item["price"])) * item["quantity"] for item in order["items"]), Decimal(0)
+        (line_subtotal(i["quantity"], Decimal(str(i["price"]))) for i in order["items"]),
+        Decimal("0.00"),
     )
 
 

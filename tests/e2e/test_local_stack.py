@@ -17,7 +17,7 @@ import requests
 from contracts.sample_data import sample_text
 from tests.support.moto_server import free_port
 from tests.support.polling import eventually
-from tests.support.stack_process import start_orders_up
+from tests.support.stack_process import descendants, start_orders_up, start_with_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,12 +31,8 @@ class RunningStack:
 
 
 def start_stack(tmp: Path, *extra: str) -> RunningStack:
-    aws_port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
-    started = start_orders_up(
-        tmp, "--aws-port", str(aws_port), "--outbox", str(tmp / "outbox"), *extra, env=env
-    )
-    return RunningStack(started.process, started.api, f"http://127.0.0.1:{aws_port}", started.lines)
+    started, aws = start_with_emulator(tmp, *extra)
+    return RunningStack(started.process, started.api, aws, started.lines)
 
 
 def stop_stack(stack: RunningStack) -> tuple[int, str]:
@@ -254,22 +250,6 @@ def test_commands_say_when_the_stack_is_not_running() -> None:
     assert result.returncode == 1
     assert "is `orders up` running?" in result.stderr
     assert "Traceback" not in result.stderr
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (children, their children, ...), from /proc."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # gone while we looked
-        parents[int(stat.parent.name)] = int(fields[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier}
-        found |= frontier
-    return found
 
 
 def alive(pid: int) -> bool:

@@ -13,18 +13,13 @@ import boto3
 import pytest
 
 from tests.support.moto_server import free_port
-from tests.support.stack_process import ROOT, StackProcess, start_orders_up
+from tests.support.stack_process import ROOT, StackProcess, descendants, start_with_emulator
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StackProcess, str]]:
-    tmp = tmp_path_factory.mktemp("smoke")
-    aws_port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
-    started = start_orders_up(
-        tmp, "--aws-port", str(aws_port), "--outbox", str(tmp / "outbox"), env=env
-    )
-    yield started, f"http://127.0.0.1:{aws_port}"
+    started, aws = start_with_emulator(tmp_path_factory.mktemp("smoke"))
+    yield started, aws
     started.stop()
 
 
@@ -65,29 +60,16 @@ def test_without_aws_access_it_checks_the_api_and_says_what_it_skipped(
     assert "audit record, email: not checked (no AWS access given" in result.stdout
 
 
-def _parent(proc: Path) -> int | None:
-    try:
-        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def _consumers(pid: int) -> list[int]:
     """The consumer fleet process (a child of orders up) and its function containers."""
-    processes = {int(p.name): p for p in Path("/proc").iterdir() if p.name.isdigit()}
-
-    def command(proc: Path) -> bytes:
+    for child in descendants(pid):
         try:
-            return (proc / "cmdline").read_bytes()
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:
-            return b""
-
-    fleet = [
-        n
-        for n, p in processes.items()
-        if b"local.consumer_fleet" in command(p) and _parent(p) == pid
-    ]
-    return fleet + [n for n, p in processes.items() if _parent(p) in fleet]
+            continue
+        if b"local.consumer_fleet" in command:
+            return [child, *descendants(child)]
+    return []
 
 
 def test_smoke_fails_with_a_clear_line_when_the_consumers_are_stopped(

@@ -10,8 +10,7 @@ import pytest
 os.environ["TOGA_BACKEND"] = "toga_dummy"
 
 from orders_mobile.app import OrdersApp, main
-from tests.support.moto_server import free_port
-from tests.support.stack_process import StackProcess, start_orders_up
+from tests.support.stack_process import StackProcess, start_with_emulator
 
 
 @pytest.fixture
@@ -29,10 +28,6 @@ def start_app() -> OrdersApp:
 
 @pytest.fixture(scope="module")
 def orders_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
-    tmp = tmp_path_factory.mktemp("mobile-stack")
-    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
-    started = start_orders_up(
-        tmp, "--aws-port", str(free_port()), "--outbox", str(tmp / "outbox"), env=env
-    )
+    started, _ = start_with_emulator(tmp_path_factory.mktemp("mobile-stack"))
     yield started
     started.stop()

@@ -62,3 +62,30 @@ def start_orders_up(
             return StackProcess(process, f"http://127.0.0.1:{api_port}", lines)
     process.kill()
     raise AssertionError("orders up did not become ready:\n" + "\n".join(lines))
+
+
+def start_with_emulator(cwd: Path, *args: str) -> tuple[StackProcess, str]:
+    """``orders up`` with an emulator of its own on a free port (whatever ``AWS_ENDPOINT_URL``
+    says) and its outbox under ``cwd``: (the stack, the emulator's URL)."""
+    aws_port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    started = start_orders_up(
+        cwd, "--aws-port", str(aws_port), "--outbox", str(cwd / "outbox"), *args, env=env
+    )
+    return started, f"http://127.0.0.1:{aws_port}"
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (children, their children, ...), from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone while we looked
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found |= frontier
+    return found

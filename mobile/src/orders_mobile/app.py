@@ -31,6 +31,11 @@ def _lines(text: str) -> str:
     return re.sub(r"(?<=\.) (?=[A-Z])", "\n", text)
 
 
+def _listed(errors: list[FieldError]) -> str:
+    """Errors with no field on the form to show them under, for the status line."""
+    return "".join(f" {e.field}: {e.message}." for e in errors)
+
+
 def _error_label() -> toga.Label:
     return toga.Label("", color="#b00020", font_size=9)
 
@@ -304,9 +309,7 @@ class OrdersApp(toga.App):
             errors = self.rules.check(body)
             unplaced = self.form.show_errors(errors)
             if errors:
-                self.form.status.text = "Please correct the marked fields." + "".join(
-                    f" {e.field}: {e.message}." for e in unplaced
-                )
+                self.form.status.text = "Please correct the marked fields." + _listed(unplaced)
                 return
             self.current = self.pending.save(body)
         await self.send(self.current)
@@ -330,9 +333,7 @@ class OrdersApp(toga.App):
             self.pending.remove(order.idempotency_key)
             self._release()
         unplaced = self.form.show_errors([FieldError(f, m) for f, m in outcome.errors])
-        self.form.status.text = _lines(
-            message(outcome) + "".join(f" {e.field}: {e.message}." for e in unplaced)
-        )
+        self.form.status.text = _lines(message(outcome) + _listed(unplaced))
         return outcome
 
     def on_discard(self, widget: Any) -> None:

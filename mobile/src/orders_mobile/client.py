@@ -115,27 +115,23 @@ class OrderClient:
     async def submit(self, body: dict[str, Any], idempotency_key: str) -> Outcome:
         content = encode(body).encode("utf-8")
         headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
-        attempt = 0
         async with self._http() as http:
-            while True:
+            for attempt in range(self._retries + 1):
                 response: httpx.Response | None = None
                 try:
                     response = await http.post(
                         f"{self._base}/order", content=content, headers=headers
                     )
-                    problem = None if response.status_code not in RETRIED_STATUSES else ""
                 except httpx.TransportError as exc:
-                    problem = f"{type(exc).__name__}: {exc}".rstrip(": ") or type(exc).__name__
-                if problem is None and response is not None:
-                    return self._outcome(response, attempt + 1)
-                if attempt >= self._retries:
-                    status = None if response is None else response.status_code
-                    detail = problem or _detail(response)
-                    return Outcome(
-                        "unavailable", status=status, detail=detail, attempts=attempt + 1
-                    )
-                await self._sleep(self.delay(attempt, response))
-                attempt += 1
+                    problem = f"{type(exc).__name__}: {exc}".rstrip(": ")
+                else:
+                    if response.status_code not in RETRIED_STATUSES:
+                        return self._outcome(response, attempt + 1)
+                    problem = _detail(response)
+                if attempt < self._retries:
+                    await self._sleep(self.delay(attempt, response))
+            status = None if response is None else response.status_code
+            return Outcome("unavailable", status=status, detail=problem, attempts=attempt + 1)
 
     def _outcome(self, response: httpx.Response, attempts: int) -> Outcome:
         body = _json(response)

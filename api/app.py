@@ -11,9 +11,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from api.http import HttpError, ProxyRequest, cors_headers, json_body_bytes, json_response
-from api.idempotency import InProgress, KeyReused, is_valid_key
+from api.idempotency import is_valid_key
 from api.observability import count, logger
-from api.service import OrderService
+from api.service import KeyReused, OrderService
 from api.validation import InvalidOrder, parse_order
 from contracts.api import ErrorResponse, FieldError, InternalError, ValidationFailed
 from contracts.types import UUID4_PATTERN
@@ -119,7 +119,7 @@ class OrderApi:
             count("ValidationErrors")
             logger.warning("validation failed", extra={"errors": [e.model_dump() for e in errors]})
             return self._respond(400, ValidationFailed(error="Validation failed", errors=errors))
-        outcome = await self._service.create(order, key)
+        outcome = await self._service.create(order, key, request.caller)
         if isinstance(outcome, KeyReused):
             return self._respond(
                 422,
@@ -127,15 +127,6 @@ class OrderApi:
                     error="Idempotency key reused",
                     message="This Idempotency-Key was already used with a different request body",
                 ),
-            )
-        if isinstance(outcome, InProgress):
-            return self._respond(
-                409,
-                ErrorResponse(
-                    error="Request in progress",
-                    message="A request with this Idempotency-Key is still being processed; retry shortly",
-                ),
-                {"Retry-After": "1"},
             )
         if outcome.replayed:
             logger.info("replayed the first response of an Idempotency-Key")

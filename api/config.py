@@ -1,4 +1,5 @@
-"""Order API settings, named as in SPEC §7 (plus the idempotency table of its own)."""
+"""Order API settings, named as in SPEC §7. The API only writes the Orders table: its stream
+publishes the events (``api.publisher_function``), so it needs no topic."""
 
 from typing import Annotated, Literal
 
@@ -15,13 +16,7 @@ class ApiSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     order_table_name: TableName = Field(alias="ORDER_TABLE_NAME")
-    order_topic_arn: TopicArn = Field(alias="ORDER_TOPIC_ARN")
-    idempotency_table_name: TableName = Field(alias="IDEMPOTENCY_TABLE_NAME")
     log_level: LogLevel = Field(default="INFO", alias="LOG_LEVEL")
-    # How long a completed Idempotency-Key keeps answering with its first response.
-    idempotency_ttl_seconds: int = Field(
-        default=86_400, ge=60, le=7 * 86_400, alias="IDEMPOTENCY_TTL_SECONDS"
-    )
     # Time a request may spend on AWS calls, retries included; well inside the 30 s timeout.
     request_budget_seconds: float = Field(default=20.0, gt=0, le=28, alias="REQUEST_BUDGET_SECONDS")
     cors_allow_origin: str = Field(default="*", min_length=1, alias="CORS_ALLOW_ORIGIN")

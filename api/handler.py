@@ -13,9 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from api.app import OrderApi
 from api.config import ApiSettings
-from api.idempotency import IdempotencyStore
 from api.observability import log_retry, logger, metrics
-from api.publisher import EventPublisher
 from api.service import OrderService
 from api.store import OrderStore
 from runtime.aws import AwsClients
@@ -25,8 +23,7 @@ from runtime.retry import RetryPolicy
 from runtime.snapstart import register_snapstart_hooks
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-LOCK_MARGIN_SECONDS = 10.0
-AWS_SERVICES = ("dynamodb", "sns")
+AWS_SERVICES = ("dynamodb",)
 
 
 class OrderApiFunction:
@@ -48,17 +45,8 @@ class OrderApiFunction:
     async def _build(self) -> OrderApi:
         settings = self.settings
         retry = RetryPolicy(on_retry=log_retry)
-        dynamodb = await self._clients.dynamodb()
         service = OrderService(
-            store=OrderStore(dynamodb, settings.order_table_name, retry),
-            publisher=EventPublisher(await self._clients.sns(), settings.order_topic_arn, retry),
-            idempotency=IdempotencyStore(
-                dynamodb,
-                settings.idempotency_table_name,
-                retry,
-                ttl_seconds=settings.idempotency_ttl_seconds,
-                lock_seconds=settings.request_budget_seconds + LOCK_MARGIN_SECONDS,
-            ),
+            store=OrderStore(await self._clients.dynamodb(), settings.order_table_name, retry),
             budget_seconds=settings.request_budget_seconds,
             **self._service_options,
         )

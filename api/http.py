@@ -30,12 +30,17 @@ class ProxyRequest:
     headers: dict[str, str]  # names lower-cased: HTTP header names are case-insensitive
     body: str | None
     is_base64_encoded: bool
+    # Who is calling: API Gateway's id of the request's API key ("" without one). It scopes
+    # Idempotency-Keys, so two callers' keys never name the same order.
+    caller: str = ""
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> "ProxyRequest":
         headers = event.get("headers") or {}
         params = event.get("pathParameters") or {}
         body = event.get("body")
+        identity = (event.get("requestContext") or {}).get("identity") or {}
+        caller = identity.get("apiKeyId") if isinstance(identity, dict) else None
         return cls(
             method=str(event.get("httpMethod") or "").upper(),
             path=str(event.get("path") or ""),
@@ -44,6 +49,7 @@ class ProxyRequest:
             headers={str(k).lower(): str(v) for k, v in headers.items() if v is not None},
             body=body if isinstance(body, str) else None,
             is_base64_encoded=bool(event.get("isBase64Encoded")),
+            caller=caller if isinstance(caller, str) else "",
         )
 
     def header(self, name: str) -> str | None:

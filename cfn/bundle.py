@@ -31,8 +31,9 @@ import tempfile
 import tomllib
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from runtime.functions import FUNCTIONS as FUNCTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "requirements.lock"
@@ -43,46 +44,6 @@ BYTECODE_TAG = "cpython-313"
 # Lambda's python3.13 runs on Amazon Linux 2023 (glibc 2.34): any of these wheels loads there.
 _PLATFORM_TAGS = ("manylinux2014", "manylinux_2_17", "manylinux_2_28")
 _MACHINE = {"arm64": "aarch64", "x86_64": "x86_64"}
-
-
-@dataclass(frozen=True)
-class FunctionBundle:
-    """What one function's zip holds: its handler, project packages and AWS service models."""
-
-    name: str
-    handler: str
-    packages: tuple[str, ...]
-    aws_services: tuple[str, ...]
-
-    @property
-    def handler_module(self) -> str:
-        return self.handler.rpartition(".")[0]
-
-    @property
-    def zip_name(self) -> str:
-        return f"{self.name}.zip"
-
-
-FUNCTIONS = (
-    FunctionBundle(
-        name="order-api",
-        handler="api.handler.handler",
-        packages=("api", "contracts", "runtime"),
-        aws_services=("dynamodb", "sns"),
-    ),
-    FunctionBundle(
-        name="email-consumer",
-        handler="consumers.email.handler.handler",
-        packages=("consumers", "contracts", "runtime"),
-        aws_services=("dynamodb", "sqs", "sesv2", "secretsmanager"),
-    ),
-    FunctionBundle(
-        name="audit-consumer",
-        handler="consumers.audit.handler.handler",
-        packages=("consumers", "contracts", "runtime"),
-        aws_services=("dynamodb", "sqs"),
-    ),
-)
 
 
 class BundleError(Exception):

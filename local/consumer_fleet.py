@@ -1,5 +1,6 @@
-"""The consumer side of ``orders up``, in a process of its own: the SMTP sink, and the pollers
-that feed the Email and Audit functions from their queues, one container process
+"""The event side of ``orders up``, in a process of its own: the SMTP sink; the outbox's
+stream reader, which feeds the order publisher from the Orders table's stream; and the pollers
+that feed the Email and Audit functions from their queues; one container process
 (``local.lambda_container``) per poller.
 
 At a lower priority (``nice`` +10, which its containers inherit), because the consumers must not
@@ -28,11 +29,13 @@ from local.lambda_container import FunctionFailed, LambdaContainer
 from local.pollers import QueuePoller
 from local.provision import Provisioned, QueueEndpoints
 from local.smtp_sink import SmtpSink
+from local.stream_source import PositionFile, StreamEventSource, StreamPoller
 from runtime.aws import AwsClients, long_poll_config
+from runtime.functions import AUDIT_CONSUMER, EMAIL_CONSUMER, ORDER_PUBLISHER, LambdaFunction
 
 NICENESS = 10
-EMAIL_ENTRY, EMAIL_TIMEOUT_SECONDS = "consumers.email.handler:handler", 60.0
-AUDIT_ENTRY, AUDIT_TIMEOUT_SECONDS = "consumers.audit.handler:handler", 30.0
+# Lambda's default batch size for a DynamoDB stream mapping (cfn/functions.yaml sets the same).
+STREAM_BATCH_SIZE = 100
 
 
 class FleetConfig(BaseModel):
@@ -42,6 +45,7 @@ class FleetConfig(BaseModel):
     provisioned: Provisioned
     host: str = "127.0.0.1"
     outbox: Path = Path("var/outbox")
+    stream_position: Path = Path("var/stream-position.json")
     smtp_port: int = 0  # of the embedded sink; 0: any free port
     external_smtp: tuple[str, int] | None = None
     email_from: str = "orders@shop.example.com"
@@ -62,11 +66,11 @@ class ConsumerFleet:
         self._smtp: SmtpSink | None = None
         self._containers: list[LambdaContainer] = []
         self._pollers: list[QueuePoller] = []
+        self._stream_poller: StreamPoller | None = None
         self._poll_clients: AwsClients | None = None
+        self._stream_clients: AwsClients | None = None
 
-    def _container(
-        self, entry: str, name: str, timeout: float, settings: dict[str, str]
-    ) -> LambdaContainer:
+    def _container(self, function: LambdaFunction, settings: dict[str, str]) -> LambdaContainer:
         """A container configured as Lambda would configure the function."""
         config = self.config
         environment = {
@@ -75,7 +79,9 @@ class ConsumerFleet:
             "AWS_ENDPOINT_URL": config.endpoint_url,
             "LOG_LEVEL": config.log_level,
         }
-        container = LambdaContainer(entry, name, timeout, environment, config.log_dir)
+        container = LambdaContainer(
+            function.entry, function.name, function.timeout_seconds, environment, config.log_dir
+        )
         self._containers.append(container)
         return container
 
@@ -101,24 +107,35 @@ class ConsumerFleet:
             "AUDIT_TABLE_NAME": names.audit_table,
             "DEAD_LETTER_QUEUE_URL": provisioned.audit.dlq_url,
         }
+        publisher = {
+            "ORDER_TOPIC_ARN": provisioned.topic_arn,
+            "POISON_QUEUE_URL": provisioned.outbox_poison_url,
+        }
         self._poll_clients = AwsClients(
             endpoint_url=config.endpoint_url, config=long_poll_config(config.long_poll_seconds)
         )
         sqs = await self._poll_clients.sqs()
         for _ in range(config.pollers_per_queue):
             self._pollers += [
-                self._poller(
-                    sqs,
-                    provisioned.email,
-                    self._container(EMAIL_ENTRY, "email-consumer", EMAIL_TIMEOUT_SECONDS, email),
-                ),
-                self._poller(
-                    sqs,
-                    provisioned.audit,
-                    self._container(AUDIT_ENTRY, "audit-consumer", AUDIT_TIMEOUT_SECONDS, audit),
-                ),
+                self._poller(sqs, provisioned.email, self._container(EMAIL_CONSUMER, email)),
+                self._poller(sqs, provisioned.audit, self._container(AUDIT_CONSUMER, audit)),
             ]
+        publisher_container = self._container(ORDER_PUBLISHER, publisher)
         await asyncio.gather(*(container.start() for container in self._containers))
+        self._stream_clients = AwsClients(endpoint_url=config.endpoint_url)
+        self._stream_poller = StreamPoller(
+            StreamEventSource(
+                client=await self._stream_clients.dynamodbstreams(),
+                stream_arn=provisioned.orders_stream_arn,
+                invoke=publisher_container.invoke,
+                function_name=publisher_container.function_name,
+                function_timeout=publisher_container.timeout,
+                position_file=PositionFile(config.stream_position),
+                batch_size=STREAM_BATCH_SIZE,
+            ),
+            on_error=lambda error: self._say(f"outbox {ORDER_PUBLISHER.name}: {error}"),
+        )
+        self._stream_poller.start()
         for poller in self._pollers:
             poller.start()
         return mail
@@ -146,10 +163,12 @@ class ConsumerFleet:
     async def stop(self) -> None:
         """Prompt and lossless: long polls are cancelled, received but unhandled messages made
         visible again, batches in a function allowed to finish."""
-        await asyncio.gather(*(poller.stop() for poller in self._pollers))
+        stream = [self._stream_poller.stop()] if self._stream_poller is not None else []
+        await asyncio.gather(*(poller.stop() for poller in self._pollers), *stream)
         await asyncio.gather(*(container.stop() for container in self._containers))
-        if self._poll_clients is not None:
-            await self._poll_clients.close()
+        for clients in (self._poll_clients, self._stream_clients):
+            if clients is not None:
+                await clients.close()
         if self._smtp is not None:
             self._smtp.stop()
 

@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from local import sqs_indexes
+from local import sqs_indexes, stream_iterators
 from local.child_process import announce_ready, hold_lifeline
 from local.emulator_turns import AGE_SECONDS, Turns
 
@@ -272,6 +272,7 @@ async def _freeze_survivors(every: float = FREEZE_SECONDS) -> None:
 async def _serve(host: str, port: int) -> None:
     turns = Turns()
     sqs_indexes.install(while_waiting=turns.suspended)
+    stream_iterators.install()
     server = EmulatorServer(RoutedOnce(), turns, host, port)
     await server.start()
     loop = asyncio.get_running_loop()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from local.resources import (
+    ORDERS_STREAM,
     QueueSpec,
     ResourceNames,
     dlq_attributes,
@@ -38,6 +39,8 @@ class Provisioned:
     topic_arn: str
     email: QueueEndpoints
     audit: QueueEndpoints
+    orders_stream_arn: str
+    outbox_poison_url: str
 
 
 def _on_demand_encrypted() -> dict[str, Any]:
@@ -56,13 +59,25 @@ async def _create_table(client: "DynamoDBClient", name: str, **definition: Any) 
     )
 
 
-async def provision_tables(client: "DynamoDBClient", names: ResourceNames) -> None:
+async def _orders_stream(client: "DynamoDBClient", name: str) -> str:
+    """The Orders table's stream ARN, turning the stream on where the table has none."""
+    table = (await client.describe_table(TableName=name))["Table"]
+    if table.get("StreamSpecification", {}).get("StreamEnabled") and "LatestStreamArn" in table:
+        return table["LatestStreamArn"]
+    updated = await client.update_table(TableName=name, StreamSpecification=ORDERS_STREAM)  # type: ignore[arg-type]
+    return updated["TableDescription"]["LatestStreamArn"]
+
+
+async def provision_tables(client: "DynamoDBClient", names: ResourceNames) -> str:
+    """Create the tables; returns the Orders table's stream ARN."""
     await _create_table(
         client,
         names.orders_table,
         KeySchema=[{"AttributeName": "OrderId", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "OrderId", "AttributeType": "S"}],
+        StreamSpecification=ORDERS_STREAM,
     )
+    stream_arn = await _orders_stream(client, names.orders_table)
     await _create_table(
         client,
         names.audit_table,
@@ -98,6 +113,7 @@ async def provision_tables(client: "DynamoDBClient", names: ResourceNames) -> No
             TableName=names.idempotency_table,
             TimeToLiveSpecification={"Enabled": True, "AttributeName": "ExpiresAt"},
         )
+    return stream_arn
 
 
 async def _queue(client: "SQSClient", name: str, attributes: dict[str, str]) -> tuple[str, str]:
@@ -128,7 +144,7 @@ async def _subscribed_queue(
 
 
 async def provision(clients: AwsClients, names: ResourceNames) -> Provisioned:
-    await provision_tables(await clients.dynamodb(), names)
+    stream_arn = await provision_tables(await clients.dynamodb(), names)
     sns = await clients.sns()
     sqs = await clients.sqs()
     topic_arn = (
@@ -136,4 +152,12 @@ async def provision(clients: AwsClients, names: ResourceNames) -> Provisioned:
     )["TopicArn"]
     email = await _subscribed_queue(sqs, sns, names.email_queue, topic_arn)
     audit = await _subscribed_queue(sqs, sns, names.audit_queue, topic_arn)
-    return Provisioned(names=names, topic_arn=topic_arn, email=email, audit=audit)
+    poison_url, _ = await _queue(sqs, names.outbox_poison_queue, dlq_attributes())
+    return Provisioned(
+        names=names,
+        topic_arn=topic_arn,
+        email=email,
+        audit=audit,
+        orders_stream_arn=stream_arn,
+        outbox_poison_url=poison_url,
+    )

@@ -14,6 +14,8 @@ LONG_POLL_SECONDS = 20
 MAX_RECEIVE_COUNT = 3
 EMAIL_VISIBILITY_SECONDS = 70  # email function timeout 60 s + buffer
 AUDIT_VISIBILITY_SECONDS = 40  # audit function timeout 30 s + buffer
+# The Orders table's stream is the outbox: the order publisher reads each new item's image.
+ORDERS_STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,11 @@ class ResourceNames:
     @property
     def idempotency_table(self) -> str:
         return f"{self.env}-Idempotency"
+
+    @property
+    def outbox_poison_queue(self) -> str:
+        """Stream records that can never become an event (``api.poison_queue``)."""
+        return f"{self.env}-OrderOutboxPoisonDLQ"
 
     @property
     def topic(self) -> str:

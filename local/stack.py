@@ -23,8 +23,8 @@ from local.resources import ResourceNames
 from local.throttle import TokenBucket
 from runtime.aws import AwsClients
 from runtime.config import load_settings
+from runtime.functions import ORDER_API
 
-API_ENTRY, API_TIMEOUT_SECONDS = "api.handler:handler", 30.0
 WARM_UP_ORDER_ID = "00000000-0000-4000-8000-000000000000"  # never an order: a 404
 DEMO_ORDER = (
     Path(__file__).resolve().parents[1]
@@ -40,6 +40,8 @@ class StackOptions:
     port: int = 8000
     aws_port: int = 4566
     outbox: Path = Path("var/outbox")
+    # Where the outbox's stream reader keeps its position (``local.stream_source``).
+    stream_position: Path = Path("var/stream-position.json")
     log_dir: Path = Path("var/logs")
     env_name: str = "dev"
     rate: float = 100.0
@@ -96,21 +98,25 @@ class LocalStack:
         environment = {
             **os.environ,
             "ORDER_TABLE_NAME": names.orders_table,
-            "ORDER_TOPIC_ARN": self.provisioned.topic_arn,
-            "IDEMPOTENCY_TABLE_NAME": names.idempotency_table,
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
             "AWS_ENDPOINT_URL": self.endpoint_url,
         }
         load_settings(ApiSettings, environment)  # a bad variable is named before anything runs
         self._containers = [
-            LambdaContainer(API_ENTRY, "order-api", API_TIMEOUT_SECONDS, environment, opts.log_dir)
+            LambdaContainer(
+                ORDER_API.entry,
+                ORDER_API.name,
+                ORDER_API.timeout_seconds,
+                environment,
+                opts.log_dir,
+            )
             for _ in range(opts.containers)
         ]
         await asyncio.gather(*(container.start() for container in self._containers))
         self._front = ApiGatewayFront(
             [container.invoke for container in self._containers],
             TokenBucket(opts.rate, opts.burst),
-            function_timeout=API_TIMEOUT_SECONDS,
+            function_timeout=ORDER_API.timeout_seconds,
             max_wait=opts.max_wait,
         )
         await self._front.warm(proxy_event("GET", f"/order/{WARM_UP_ORDER_ID}"))
@@ -121,6 +127,7 @@ class LocalStack:
                 provisioned=self.provisioned,
                 host=opts.host,
                 outbox=opts.outbox,
+                stream_position=opts.stream_position,
                 smtp_port=opts.smtp_port,
                 external_smtp=opts.external_smtp,
                 email_from=os.environ.get("EMAIL_FROM", "orders@shop.example.com"),

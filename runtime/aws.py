@@ -115,6 +115,11 @@ class AwsClients:
     async def secretsmanager(self) -> "SecretsManagerClient":
         return cast("SecretsManagerClient", await self._client("secretsmanager"))
 
+    async def dynamodbstreams(self) -> Any:
+        """Untyped (no stubs installed): only the local stack reads the Orders table's stream,
+        as Lambda's event-source mapping does on AWS."""
+        return await self._client("dynamodbstreams")
+
     async def cloudformation(self) -> Any:
         """Untyped (no stubs installed): only ``orders smoke --stack`` reads stack outputs."""
         return await self._client("cloudformation")

@@ -54,8 +54,6 @@ def main() -> int:
     settings = ApiSettings.model_validate(
         {
             "ORDER_TABLE_NAME": "bench-Orders",
-            "ORDER_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench-OrderEvents",
-            "IDEMPOTENCY_TABLE_NAME": "bench-Idempotency",
         }
     )
     function = OrderApiFunction(settings, clients=InMemoryClients())  # type: ignore[arg-type]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cfn.bundle import FUNCTIONS, MAX_ZIP_BYTES, ROOT, FunctionBundle, runtime_python
+from cfn.bundle import FUNCTIONS, MAX_ZIP_BYTES, ROOT, runtime_python
+from runtime.functions import LambdaFunction
 from tests.support.commands import run
 
 # Put in place of every source file of the unpacked zip: a module compiled from its source
@@ -62,7 +63,7 @@ def _locked(package: str) -> str:
 
 @pytest.mark.parametrize("bundle", FUNCTIONS, ids=lambda bundle: bundle.name)
 def test_zip_runs_its_handler_from_bytecode_under_python313_with_no_other_site_packages(
-    bundle: FunctionBundle, x86_64_zips: Path, tmp_path: Path
+    bundle: LambdaFunction, x86_64_zips: Path, tmp_path: Path
 ) -> None:
     """As on Lambda: python3.13, nothing written (-B), nothing but the zip; and every module
     comes from the zip's bytecode, since no source can be compiled."""

@@ -7,6 +7,7 @@ from tests.support.api import Api, settings_for
 from tests.support.aws import Boto, new_stack
 from tests.support.fault_proxy import FaultProxy
 from tests.support.moto_server import MotoServer
+from tests.support.outbox import Outbox
 
 
 @pytest.fixture
@@ -25,3 +26,11 @@ def api(stack: Provisioned, faults: FaultProxy) -> Iterator[Api]:
     client = Api(settings_for(stack), faults.url)
     yield client
     client.close()
+
+
+@pytest.fixture
+def outbox(stack: Provisioned, moto: MotoServer) -> Iterator[Outbox]:
+    """The order publisher on the stack's Orders stream, straight to moto (no faults)."""
+    relay = Outbox(stack, moto.url)
+    yield relay
+    relay.close()

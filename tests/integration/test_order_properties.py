@@ -14,6 +14,7 @@ from local.provision import Provisioned
 from tests.support.api import Api, settings_for
 from tests.support.aws import Boto, new_stack
 from tests.support.moto_server import MotoServer
+from tests.support.outbox import Outbox
 from tests.unit.test_order_properties import encode, orders
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -32,13 +33,24 @@ def module_api(module_stack: Provisioned, moto: MotoServer) -> Iterator[Api]:
     api.close()
 
 
+@pytest.fixture(scope="module")
+def module_outbox(module_stack: Provisioned, moto: MotoServer) -> Iterator[Outbox]:
+    relay = Outbox(module_stack, moto.url)
+    yield relay
+    relay.close()
+
+
 seen_ids: set[str] = set()
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=orders)
 def test_any_valid_order_is_stored_and_published_whole(
-    body: dict[str, Any], module_api: Api, module_stack: Provisioned, moto: MotoServer
+    body: dict[str, Any],
+    module_api: Api,
+    module_stack: Provisioned,
+    module_outbox: Outbox,
+    moto: MotoServer,
 ) -> None:
     boto = Boto(moto.url)
     response = module_api.post(encode(body).decode())
@@ -58,6 +70,7 @@ def test_any_valid_order_is_stored_and_published_whole(
     ]
     assert [line["quantity"] for line in stored["items"]] == [i["quantity"] for i in body["items"]]
 
+    assert module_outbox.drain() == 1  # its stream record, through the real publisher
     for queue in (module_stack.email.url, module_stack.audit.url):
         events = [json.loads(m["Body"]) for m in boto.receive_all(queue, expect=1)]
         assert [e["orderId"] for e in events] == [order_id]

@@ -22,8 +22,6 @@ from runtime.lambda_context import LocalLambdaContext
 def settings_for(stack: Provisioned, **overrides: Any) -> ApiSettings:
     env = {
         "ORDER_TABLE_NAME": stack.names.orders_table,
-        "ORDER_TOPIC_ARN": stack.topic_arn,
-        "IDEMPOTENCY_TABLE_NAME": stack.names.idempotency_table,
         **overrides,
     }
     return ApiSettings.model_validate(env)

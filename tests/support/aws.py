@@ -64,3 +64,16 @@ class Boto:
 
     def scan(self, table: str) -> list[dict[str, Any]]:
         return list(self.client("dynamodb").scan(TableName=table, ConsistentRead=True)["Items"])
+
+    def wait_for_items(self, table: str, count: int, within: float = 15.0) -> list[dict[str, Any]]:
+        """The table's items once it holds ``count`` (polling with backoff), else fail."""
+        deadline = time.monotonic() + within
+        pause = 0.02
+        while True:
+            items = self.scan(table)
+            if len(items) >= count:
+                return items
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{table} holds {len(items)} items, not {count}")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)

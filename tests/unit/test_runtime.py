@@ -107,8 +107,6 @@ def test_loop_runner_keeps_one_loop_across_calls() -> None:
 
 VALID_ENV = {
     "ORDER_TABLE_NAME": "dev-Orders",
-    "ORDER_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:dev-OrderEvents",
-    "IDEMPOTENCY_TABLE_NAME": "dev-Idempotency",
 }
 
 
@@ -121,15 +119,11 @@ def test_settings_load_from_environment_names() -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({}, "ORDER_TABLE_NAME is required but not set; ORDER_TOPIC_ARN is required but not set"),
+        ({}, "ORDER_TABLE_NAME is required but not set"),
         (VALID_ENV | {"ORDER_TABLE_NAME": ""}, "ORDER_TABLE_NAME is invalid"),
         (VALID_ENV | {"ORDER_TABLE_NAME": "a" * 300}, "ORDER_TABLE_NAME is invalid"),
         (VALID_ENV | {"ORDER_TABLE_NAME": "bad name;drop"}, "ORDER_TABLE_NAME is invalid"),
-        (
-            VALID_ENV | {"ORDER_TOPIC_ARN": "arn:aws:sqs:us-east-1:123456789012:q"},
-            "ORDER_TOPIC_ARN is invalid",
-        ),
-        (VALID_ENV | {"IDEMPOTENCY_TTL_SECONDS": "ten"}, "IDEMPOTENCY_TTL_SECONDS is invalid"),
+        (VALID_ENV | {"LOG_LEVEL": "chatty"}, "LOG_LEVEL is invalid"),
         (VALID_ENV | {"REQUEST_BUDGET_SECONDS": "0"}, "REQUEST_BUDGET_SECONDS is invalid"),
     ],
 )

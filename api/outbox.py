@@ -9,7 +9,7 @@ is reported as ``NotAnOrder`` for the poison queue instead of blocking the shard
 from datetime import datetime
 from typing import Any
 
-from api.store import order_from_item
+from api.order_items import order_from_item
 from contracts.events import OrderCreated
 
 INSERT = "INSERT"

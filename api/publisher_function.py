@@ -39,8 +39,6 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 QueueUrl = Annotated[
     str, Field(pattern=r"^https?://[^\s/]+(:[0-9]+)?/[0-9]{12}/[A-Za-z0-9_-]{1,80}$")
 ]
-# What this function produces: the contract gate holds it to what the consumers read.
-PRODUCES = {"order-created": OrderCreated}
 
 
 class PublisherSettings(BaseModel):

@@ -13,6 +13,8 @@ from contracts.order import MAX_ITEMS, Order, OrderLine
 from contracts.types import CamelModel, Money, OrderId, Timestamp, reject_bool
 
 ORDER_CREATED: Literal["ORDER_CREATED"] = "ORDER_CREATED"
+# Its name as a published contract (contracts/published.py, contract_uses.json files).
+ORDER_CREATED_CONTRACT = "order-created"
 
 
 class OrderCreated(CamelModel):

@@ -11,22 +11,26 @@ consumer reads the ``OrderCreated`` version the producer emits.
 
 import argparse
 import hashlib
-import importlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from contracts.compat import breaks
-from contracts.events import ORDER_CREATED_MODELS, OrderCreated, schema_version_of
+from contracts.events import (
+    ORDER_CREATED_CONTRACT,
+    ORDER_CREATED_MODELS,
+    OrderCreated,
+    schema_version_of,
+)
 from contracts.published import (
     MANIFEST,
-    ORDER_CREATED_READERS,
     PUBLISHED,
     RELEASED_DIR,
     Published,
 )
 from contracts.schemas import dump, render, schema_of
+from contracts.uses import FILE_NAME, ContractUses, find_uses
 
 RELEASE = "python -m contracts.gate --release"
 
@@ -167,32 +171,42 @@ def compatibility_problems(contract: Published) -> list[str]:
     return problems
 
 
-def _reader(path: str) -> type[Any]:
-    module, attribute = path.split(":")
-    reader: type[Any] = getattr(importlib.import_module(module), attribute)
-    return reader
-
-
-def reader_problems() -> list[str]:
-    """Every consumer reads the version the producer emits, and only versions that exist."""
+def reader_problems(uses: list[ContractUses] | None = None) -> list[str]:
+    """Producers emit the model's version; every reader reads what the producers emit, and only
+    versions that exist. Who produces and reads is declared in contract_uses.json files."""
+    declared = find_uses() if uses is None else uses
     emitted = schema_version_of(OrderCreated)
+    name = ORDER_CREATED_CONTRACT
     problems = []
     if emitted not in ORDER_CREATED_MODELS:
         problems.append(
-            f"order-created: the producer emits v{emitted}, which is not in ORDER_CREATED_MODELS "
+            f"order-created: the model emits v{emitted}, which is not in ORDER_CREATED_MODELS "
             "(contracts/events.py)"
         )
-    released = set(next(c for c in PUBLISHED if c.kind == "event").released_versions())
-    for path in ORDER_CREATED_READERS:
-        reads: frozenset[int] = _reader(path).reads
-        if emitted not in reads:
+    producers = [use for use in declared if name in use.produces]
+    readers = [use for use in declared if name in use.reads]
+    if not producers:
+        problems.append(f'no package declares "produces": {{"{name}": ...}} in its {FILE_NAME}')
+    for producer in producers:
+        if producer.produces[name] != emitted:
             problems.append(
-                f"{path} does not read OrderCreated v{emitted}, which the producer emits: add "
-                f"{emitted} to its `reads` (and a stored sample of v{emitted} to its tests)"
+                f"{producer.owner}/{FILE_NAME} says it produces {name} "
+                f"v{producer.produces[name]}, but OrderCreated emits v{emitted}: make them agree"
             )
+    released = set(next(c for c in PUBLISHED if c.kind == "event").released_versions())
+    produced = {use.produces[name] for use in producers} | {emitted}
+    for reader in readers:
+        reads = reader.reads[name]
+        where = f"{reader.owner}/{FILE_NAME}"
         problems += [
-            f"{path} reads OrderCreated v{version}, which is not released or has no model in "
-            "ORDER_CREATED_MODELS"
+            f"{reader.owner} does not read OrderCreated v{version}, which the producer emits: "
+            f"add {version} to its reads in {where} (and a stored sample of v{version} to its "
+            "tests)"
+            for version in sorted(produced - reads)
+        ]
+        problems += [
+            f"{reader.owner} reads OrderCreated v{version}, which is not released or has no "
+            "model in ORDER_CREATED_MODELS"
             for version in sorted(reads)
             if version not in released or version not in ORDER_CREATED_MODELS
         ]

@@ -79,12 +79,6 @@ PUBLISHED: tuple[Published, ...] = (
     Published("order", "order", "response"),
 )
 
-# Who reads OrderCreated, by the class that declares its versions (``reads``).
-ORDER_CREATED_READERS = (
-    "consumers.email.handler:EmailFunction",
-    "consumers.audit.handler:AuditFunction",
-)
-
 
 def current_schema(contract: Published) -> dict[str, object]:
     return render(contract.stem)

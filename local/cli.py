@@ -9,6 +9,7 @@ import signal
 import sys
 import urllib.parse
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -16,12 +17,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from contracts.types import UUID4_PATTERN
 from load import cli as load_cli
-from local import operations, smoke
+from local import operations, republish, smoke
 from local.child_process import ChildFailed
 from local.emulator import EmulatorError
 from local.lambda_container import FunctionFailed
 from local.operations import Target
 from local.resources import ResourceNames
+from runtime.aws import AwsClients
 from runtime.config import ConfigError
 
 
@@ -88,6 +90,23 @@ def order_id(text: str) -> str:
     if not re.fullmatch(UUID4_PATTERN, text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an order id (a lowercase UUID4)")
     return text
+
+
+def aws_endpoint(text: str) -> str:
+    """An endpoint URL, or ``aws`` (returned as ""): AWS itself."""
+    return "" if text == "aws" else load_cli.http_url(text)
+
+
+def timestamp(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text[:40]!r} is not an ISO 8601 time (e.g. 2026-11-27T09:00:00Z)"
+        ) from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} has no time zone: end it with Z")
+    return value.astimezone(UTC)
 
 
 def env_name(text: str) -> str:
@@ -205,6 +224,29 @@ def parser() -> argparse.ArgumentParser:
     )
     status.add_argument("order_id", type=order_id, metavar="ORDER_ID")
     target_options(status)
+
+    republish = commands.add_parser(
+        "republish",
+        help="publish stored orders again (the outbox's backfill)",
+        description="Publish OrderCreated again for every stored order, or for those created "
+        "since a time: orders stored before the Orders table had its stream, or whose stream "
+        "records aged out. The consumers deduplicate, so a repeat is harmless.",
+    )
+    republish.add_argument(
+        "--since",
+        type=timestamp,
+        help="only orders created at or after this UTC time (ISO 8601, e.g. 2026-11-27T09:00:00Z)",
+    )
+    republish.add_argument(
+        "--aws",
+        type=aws_endpoint,
+        default=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+        help="AWS endpoint (default $AWS_ENDPOINT_URL, else the local emulator); "
+        "'aws' for AWS itself, with the standard credentials",
+    )
+    republish.add_argument(
+        "--env", type=env_name, default="dev", help="resource name prefix (default dev)"
+    )
 
     dlq = commands.add_parser(
         "dlq",
@@ -325,13 +367,32 @@ async def run_smoke(args: argparse.Namespace) -> int:
         return 1
 
 
+async def run_republish(endpoint: str | None, names: ResourceNames, since: datetime | None) -> int:
+    clients = AwsClients(endpoint_url=endpoint)
+    try:
+        result = await republish.republish(clients, names, since, sys.stdout)
+    except republish.RepublishFailed as exc:
+        print(f"orders republish: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await clients.close()
+    print(
+        f"republished {result.published} orders"
+        + (f"; {result.failed} refused by SNS (run it again)" if result.failed else "")
+        + (f"; {result.not_orders} items skipped (not orders)" if result.not_orders else "")
+    )
+    return 1 if result.failed else 0
+
+
 async def run_operation(args: argparse.Namespace) -> int:
-    target = Target(api=args.api, aws=args.aws, names=ResourceNames(args.env))
+    target = Target(api=getattr(args, "api", ""), aws=args.aws, names=ResourceNames(args.env))
     try:
         if args.command == "status":
             return await operations.status(target, args.order_id, sys.stdout)
         if args.command == "dlq":
             return await operations.dlq(target, args.action, args.queue, sys.stdout)
+        if args.command == "republish":
+            return await run_republish(args.aws or None, target.names, args.since)
         return await operations.submit(target, args.count, args.rate, sys.stdout)
     except (aiohttp.ClientError, OSError) as exc:
         print(

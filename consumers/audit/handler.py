@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -11,7 +12,8 @@ from consumers.audit.records import audit_record
 from consumers.audit.writer import AuditWriter
 from consumers.function import ConsumerFunction, make_handler
 from consumers.settings import ConsumerSettings, TableName
-from contracts.events import OrderCreated
+from contracts.events import ORDER_CREATED_CONTRACT, OrderCreated
+from contracts.uses import declared_reads
 from runtime.aws import AwsClients
 from runtime.config import load_settings
 from runtime.logs import make_logger
@@ -27,7 +29,7 @@ class AuditSettings(ConsumerSettings):
 
 
 class AuditFunction(ConsumerFunction):
-    reads = frozenset({1})
+    reads = declared_reads(Path(__file__).parent, ORDER_CREATED_CONTRACT)
 
     def __init__(self, settings: AuditSettings, clients: AwsClients | None = None):
         super().__init__(settings, logger, clients)

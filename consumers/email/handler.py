@@ -2,6 +2,7 @@
 
 import time
 from functools import cache
+from pathlib import Path
 from typing import Annotated, Literal
 
 from aws_lambda_powertools import Metrics
@@ -19,7 +20,8 @@ from consumers.email.transport import (
 from consumers.function import ConsumerFunction, make_handler
 from consumers.settings import ConsumerSettings, TableName
 from contracts.email_address import EmailAddress
-from contracts.events import OrderCreated
+from contracts.events import ORDER_CREATED_CONTRACT, OrderCreated
+from contracts.uses import declared_reads
 from runtime.aws import AwsClients
 from runtime.config import load_settings
 from runtime.logs import make_logger
@@ -57,7 +59,7 @@ class EmailSettings(ConsumerSettings):
 
 
 class EmailFunction(ConsumerFunction):
-    reads = frozenset({1})
+    reads = declared_reads(Path(__file__).parent, ORDER_CREATED_CONTRACT)
 
     def __init__(self, settings: EmailSettings, clients: AwsClients | None = None):
         super().__init__(settings, logger, clients)

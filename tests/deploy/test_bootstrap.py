@@ -27,6 +27,11 @@ CREATES = {
         "arn:aws:sqs:{r}:{a}:{env}-OrderAuditQueue",
     ),
     "AWS::SNS::Topic": ("sns:CreateTopic", "arn:aws:sns:{r}:{a}:{env}-OrderEvents"),
+    "AWS::S3::Bucket": ("s3:CreateBucket", "arn:aws:s3:::{env}-order-publisher-failures-{a}-{r}"),
+    "AWS::S3::BucketPolicy": (
+        "s3:PutBucketPolicy",
+        "arn:aws:s3:::{env}-order-publisher-failures-{a}-{r}",
+    ),
     "AWS::SNS::TopicPolicy": ("sns:SetTopicAttributes", "arn:aws:sns:{r}:{a}:{env}-OrderEvents"),
     "AWS::SNS::Subscription": ("sns:Subscribe", "arn:aws:sns:{r}:{a}:{env}-OrderEvents"),
     "AWS::Lambda::Function": (

@@ -12,6 +12,7 @@ import pytest
 from local.provision import provision
 from local.resources import ResourceNames
 from runtime.aws import AwsClients
+from runtime.functions import FUNCTIONS
 from tests.support.cfn import Resolver, resources
 from tests.support.moto_server import MotoServer
 
@@ -70,6 +71,7 @@ def _declared() -> dict[str, Any]:
                 "PointInTimeRecoveryEnabled"
             ],
             "ttl": props.get("TimeToLiveSpecification", {}).get("AttributeName"),
+            "stream": props.get("StreamSpecification", {}).get("StreamViewType"),
         }
 
     messaging = Resolver("messaging.yaml", {"EnvironmentName": ENV})
@@ -115,7 +117,13 @@ def _declared() -> dict[str, Any]:
         )
         for s in resources("messaging.yaml", "AWS::SNS::Subscription").values()
     )
+    functions = {
+        logical_id: (props["Handler"], props["Timeout"], props["MemorySize"])
+        for logical_id, function in resources("functions.yaml", "AWS::Lambda::Function").items()
+        for props in [function["Properties"]]
+    }
     return {
+        "functions": functions,
         "tables": tables,
         "topic": (topic_props["TopicName"], topic_props["KmsMasterKeyId"]),
         "queues": queues,
@@ -144,6 +152,9 @@ def _provisioned(endpoint: str) -> dict[str, Any]:
             ]
             == "ENABLED",
             "ttl": ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") == "ENABLED" else None,
+            "stream": table["StreamSpecification"]["StreamViewType"]
+            if table.get("StreamSpecification", {}).get("StreamEnabled")
+            else None,
         }
     (topic_arn,) = [t["TopicArn"] for t in sns.list_topics()["Topics"]]
     topic_attributes = sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"]
@@ -181,7 +192,10 @@ def _provisioned(endpoint: str) -> dict[str, Any]:
         )
         for s in sns.list_subscriptions()["Subscriptions"]
     )
+    # orders up starts each function's containers from its one declaration.
+    functions = {f.logical_id: (f.handler, f.timeout_seconds, f.memory_mb) for f in FUNCTIONS}
     return {
+        "functions": functions,
         "tables": tables,
         "topic": (_name_of(topic_arn), topic_attributes.get("KmsMasterKeyId")),
         "queues": queues,

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from cfn.bundle import FUNCTIONS
+from runtime.functions import FUNCTIONS
 from tests.support.aws_calls import actions_called_by
 from tests.support.cfn import Resolver, resources, source_of, template
 
@@ -14,12 +14,17 @@ AWS_REQUIRES_STAR = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 # (for the consumers) the event-source mapping's polling of the queue.
 LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 EVENT_SOURCE = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
-
-FUNCTION_OF_HANDLER = {
-    "api.handler.handler": "OrderApiFunction",
-    "consumers.email.handler.handler": "EmailFunction",
-    "consumers.audit.handler.handler": "AuditFunction",
+# The publisher's mapping reads the Orders stream and writes batches it gives up on to S3.
+STREAM_SOURCE = {
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+    "s3:PutObject",
+    "s3:ListBucket",
 }
+
+FUNCTION_OF_HANDLER = {function.handler: function.logical_id for function in FUNCTIONS}
 
 SES = {"UseSes": True, "UseSmtp": False, "HasSmtpSecret": False}
 SMTP_WITH_SECRET = {"UseSes": False, "UseSmtp": True, "HasSmtpSecret": True}
@@ -53,8 +58,9 @@ def _as_list(value: Any) -> list[Any]:
 
 def _traced(resource: str) -> str:
     if resource.startswith("param:"):
-        stack, expression = source_of("functions.yaml", resource.removeprefix("param:"))
-        return f"{stack}:{expression}"
+        parameter, slash, rest = resource.removeprefix("param:").partition("/")
+        stack, expression = source_of("functions.yaml", parameter)
+        return f"{stack}:{expression}{slash}{rest}"
     return resource
 
 
@@ -66,10 +72,25 @@ def test_order_api_role_is_exactly_its_calls() -> None:
         ("xray:PutTelemetryRecords", "*"),
         ("dynamodb:PutItem", "data.yaml:OrdersTable.Arn"),
         ("dynamodb:GetItem", "data.yaml:OrdersTable.Arn"),
-        ("dynamodb:PutItem", "data.yaml:IdempotencyTable.Arn"),
-        ("dynamodb:GetItem", "data.yaml:IdempotencyTable.Arn"),
-        ("dynamodb:UpdateItem", "data.yaml:IdempotencyTable.Arn"),
+    }
+
+
+def test_publisher_role_is_exactly_its_calls() -> None:
+    stream = "data.yaml:OrdersTable.StreamArn"
+    bucket = "messaging.yaml:PublisherFailureBucket.Arn"
+    assert _pairs("PublisherFunction", SES) == {
+        ("logs:CreateLogStream", "PublisherLogGroup.Arn"),
+        ("logs:PutLogEvents", "PublisherLogGroup.Arn"),
+        ("xray:PutTraceSegments", "*"),
+        ("xray:PutTelemetryRecords", "*"),
+        ("dynamodb:DescribeStream", stream),
+        ("dynamodb:GetRecords", stream),
+        ("dynamodb:GetShardIterator", stream),
+        ("dynamodb:ListStreams", stream),
         ("sns:Publish", "messaging.yaml:OrderEventsTopic"),
+        ("sqs:SendMessage", "messaging.yaml:OutboxPoisonQueue.Arn"),
+        ("s3:PutObject", f"{bucket}/*"),  # its objects: the failed batches
+        ("s3:ListBucket", bucket),
     }
 
 
@@ -123,7 +144,9 @@ def test_role_actions_are_the_ones_the_code_calls(bundle: Any) -> None:
     granted = {action for action, _ in _pairs(function, conditions)}
     granted |= {action for action, _ in _pairs(function, SMTP_WITH_SECRET)}
     infrastructure = LOGS | AWS_REQUIRES_STAR
-    if function != "OrderApiFunction":
+    if function == "PublisherFunction":
+        infrastructure |= STREAM_SOURCE
+    elif function != "OrderApiFunction":
         infrastructure |= EVENT_SOURCE
     assert granted - infrastructure == actions_called_by(bundle.handler_module)
 
@@ -131,8 +154,11 @@ def test_role_actions_are_the_ones_the_code_calls(bundle: Any) -> None:
 def test_only_the_actions_aws_requires_it_for_are_allowed_on_star() -> None:
     for function in FUNCTION_OF_HANDLER.values():
         for conditions in (SES, SMTP_WITH_SECRET):
+            # A named bucket's objects ("<bucket>/*") are that bucket's, not a wildcard.
             starred = {
-                action for action, resource in _pairs(function, conditions) if "*" in resource
+                action
+                for action, resource in _pairs(function, conditions)
+                if "*" in resource.removesuffix("/*")
             }
             assert starred == AWS_REQUIRES_STAR, function
 
@@ -140,7 +166,7 @@ def test_only_the_actions_aws_requires_it_for_are_allowed_on_star() -> None:
 def test_each_function_has_a_role_of_its_own_that_only_lambda_assumes() -> None:
     functions = resources("functions.yaml", "AWS::Lambda::Function")
     roles = [function["Properties"]["Role"]["Fn::GetAtt"][0] for function in functions.values()]
-    assert len(set(roles)) == len(functions) == 3
+    assert len(set(roles)) == len(functions) == len(FUNCTIONS)
     for role in roles:
         trust = template("functions.yaml")["Resources"][role]["Properties"]
         assert trust["AssumeRolePolicyDocument"]["Statement"] == [

@@ -8,9 +8,10 @@ import pytest
 from pydantic import BaseModel
 
 from api.config import ApiSettings
-from cfn.bundle import FUNCTIONS
+from api.publisher_function import PublisherSettings
 from consumers.audit.handler import AuditSettings
 from consumers.email.handler import EmailSettings
+from runtime.functions import FUNCTIONS
 from tests.support.cfn import (
     CFN,
     TEMPLATES,
@@ -90,12 +91,12 @@ def test_each_queue_outlasts_its_function_and_dead_letters_after_three_receives(
 
 def test_queues_and_dead_letter_queues_are_encrypted_in_a_way_sns_can_deliver_to() -> None:
     queues = resources("messaging.yaml", "AWS::SQS::Queue")
-    assert len(queues) == 4
+    assert len(queues) == 5  # two queues, their dead-letter queues, the outbox's poison queue
     for logical_id, queue in queues.items():
         props = queue["Properties"]
         assert props["SqsManagedSseEnabled"] is True, logical_id
         assert "KmsMasterKeyId" not in props, logical_id  # alias/aws/sqs would stop SNS delivery
-        if "DeadLetter" in logical_id:
+        if "DeadLetter" in logical_id or "Poison" in logical_id:
             assert (
                 props["MessageRetentionPeriod"]["Fn::FindInMap"][2] == "DeadLetterRetentionPeriod"
             )
@@ -156,13 +157,21 @@ def test_every_table_has_point_in_time_recovery_and_encryption() -> None:
 
 @pytest.mark.parametrize(
     ("function", "memory", "timeout"),
-    [("OrderApiFunction", 512, 30), ("EmailFunction", 256, 60), ("AuditFunction", 256, 30)],
+    [
+        ("OrderApiFunction", 512, 30),
+        ("PublisherFunction", 256, 30),
+        ("EmailFunction", 256, 60),
+        ("AuditFunction", 256, 30),
+    ],
 )
 def test_functions_have_the_spec_size_runtime_and_a_seven_day_log_group(
     function: str, memory: int, timeout: int
 ) -> None:
     props = _function(function)
     assert (props["MemorySize"], props["Timeout"]) == (memory, timeout)
+    [declared] = [f for f in FUNCTIONS if f.logical_id == function]  # runtime/functions.py
+    assert (declared.memory_mb, declared.timeout_seconds) == (memory, timeout)
+    assert props["Handler"] == declared.handler
     assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == [{"Ref": "Architecture"}]
     assert template("functions.yaml")["Parameters"]["Architecture"]["Default"] == "arm64"
@@ -180,6 +189,7 @@ def test_functions_have_the_spec_size_runtime_and_a_seven_day_log_group(
 
 SETTINGS: dict[str, type[BaseModel]] = {
     "OrderApiFunction": ApiSettings,
+    "PublisherFunction": PublisherSettings,
     "EmailFunction": EmailSettings,
     "AuditFunction": AuditSettings,
 }
@@ -277,10 +287,17 @@ def test_monitoring_has_every_alarm_of_the_spec_and_each_notifies_the_alarm_topi
     by_kind: dict[str, set[Any]] = {}
     for logical_id, alarm in alarms.items():
         kind = re.sub(
-            r"^(OrdersTable|AuditTable|IdempotencyTable|OrderApi|Email|Audit)", "", logical_id
+            r"^(OrdersTable|AuditTable|IdempotencyTable|OrderApi|Publisher|Email|Audit)",
+            "",
+            logical_id,
         )
         by_kind.setdefault(kind, set()).add(_dimension(alarm))
-    functions = {"param:OrderApiFunctionName", "param:EmailFunctionName", "param:AuditFunctionName"}
+    functions = {
+        "param:OrderApiFunctionName",
+        "param:PublisherFunctionName",
+        "param:EmailFunctionName",
+        "param:AuditFunctionName",
+    }
     tables = {"param:OrdersTableName", "param:AuditTableName", "param:IdempotencyTableName"}
     assert by_kind == {
         "ErrorRateAlarm": functions,
@@ -289,14 +306,19 @@ def test_monitoring_has_every_alarm_of_the_spec_and_each_notifies_the_alarm_topi
         "DeadLetterAlarm": {"param:EmailDeadLetterQueueName", "param:AuditDeadLetterQueueName"},
         "Api5xxAlarm": {"param:ApiName"},
         "Api4xxAlarm": {"param:ApiName"},
+        # The outbox (SPEC §9): behind, a record that can never be an event, a batch given up.
+        "IteratorAgeAlarm": {"param:PublisherFunctionName"},
+        "OutboxPoisonAlarm": {"param:OutboxPoisonQueueName"},
+        "FailureBucketAlarm": {"param:PublisherFailureBucketName"},
     }
+    assert alarms["PublisherIteratorAgeAlarm"]["Threshold"] == 60_000
     assert alarms["Api5xxAlarm"]["Threshold"] == 0.01
     assert alarms["Api4xxAlarm"]["Threshold"] == 0.1
-    for function in ("OrderApi", "Email", "Audit"):
+    for function in ("OrderApi", "Publisher", "Email", "Audit"):
         assert alarms[f"{function}ErrorRateAlarm"]["Threshold"] == 5
 
 
-@pytest.mark.parametrize("function", ["OrderApi", "Email", "Audit"])
+@pytest.mark.parametrize("function", ["OrderApi", "Publisher", "Email", "Audit"])
 def test_duration_alarm_is_at_eighty_percent_of_that_functions_timeout(function: str) -> None:
     timeout = _function(f"{function}Function")["Timeout"]
     assert _alarms()[f"{function}DurationAlarm"]["Threshold"] == timeout * 1000 * 0.8
@@ -305,6 +327,9 @@ def test_duration_alarm_is_at_eighty_percent_of_that_functions_timeout(function:
 def test_monitoring_receives_the_names_of_the_resources_it_watches() -> None:
     expected = {
         "OrderApiFunctionName": ("functions.yaml", "OrderApiFunction"),
+        "PublisherFunctionName": ("functions.yaml", "PublisherFunction"),
+        "OutboxPoisonQueueName": ("messaging.yaml", "OutboxPoisonQueue.QueueName"),
+        "PublisherFailureBucketName": ("messaging.yaml", "PublisherFailureBucket"),
         "EmailFunctionName": ("functions.yaml", "EmailFunction"),
         "AuditFunctionName": ("functions.yaml", "AuditFunction"),
         "EmailDeadLetterQueueName": ("messaging.yaml", "EmailDeadLetterQueue.QueueName"),
@@ -330,6 +355,8 @@ def test_dashboard_body_is_json_with_the_spec_widgets() -> None:
         "Lambda duration p95 (ms)",
         "Queue depth",
         "Dead-letter queue depth",
+        "Outbox: publish lag and iterator age (ms)",
+        "Outbox: orders published vs poison records",
     ]
 
 
@@ -362,6 +389,7 @@ def test_parameter_files_give_valid_values_for_root_parameters(env: str) -> None
 
 FUNCTION_ALIASES = {
     "OrderApiFunction": "OrderApiAlias",
+    "PublisherFunction": "PublisherAlias",
     "EmailFunction": "EmailAlias",
     "AuditFunction": "AuditAlias",
 }
@@ -390,7 +418,7 @@ def test_snapstart_is_a_parameter_and_every_caller_invokes_a_published_version(
         r["Properties"]["FunctionName"]["Ref"]
         for r in resources("functions.yaml", "AWS::Lambda::EventSourceMapping").values()
     }
-    assert mappings == {"EmailAlias", "AuditAlias"}
+    assert mappings == {"PublisherAlias", "EmailAlias", "AuditAlias"}
     outputs = template("functions.yaml")["Outputs"]
     assert outputs["OrderApiFunctionArn"]["Value"] == {"Ref": "OrderApiAlias"}  # API Gateway's
 
@@ -420,3 +448,35 @@ def test_the_deploy_parameters_name_the_code_by_a_hash_of_the_zips(tmp_path: Any
     assert "SnapStart=Enabled" in entries
     (out / FUNCTIONS[0].zip_name).write_bytes(b"changed code")
     assert code_version(out) != entries[-1].split("=", 1)[1]
+
+
+def test_the_orders_stream_feeds_the_publisher_as_the_outbox_needs() -> None:
+    """SPEC §9: NEW_IMAGE stream; INSERTs only; failures by sequence number; retried until the
+    record is nearly a day old; then kept whole in the failure bucket."""
+    orders = template("data.yaml")["Resources"]["OrdersTable"]["Properties"]
+    assert orders["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    mapping = template("functions.yaml")["Resources"]["PublisherEventSource"]["Properties"]
+    assert source_of("functions.yaml", mapping["EventSourceArn"]["Ref"]) == (
+        "data.yaml",
+        "OrdersTable.StreamArn",
+    )
+    assert mapping["FunctionName"] == {"Ref": "PublisherAlias"}
+    assert mapping["StartingPosition"] == "TRIM_HORIZON"
+    assert [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]] == [
+        {"eventName": ["INSERT"]}
+    ]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["MaximumRetryAttempts"] == -1
+    assert 23 * 3600 < mapping["MaximumRecordAgeInSeconds"] < 24 * 3600
+    destination = mapping["DestinationConfig"]["OnFailure"]["Destination"]["Ref"]
+    assert source_of("functions.yaml", destination) == (
+        "messaging.yaml",
+        "PublisherFailureBucket.Arn",
+    )
+    bucket = template("messaging.yaml")["Resources"]["PublisherFailureBucket"]["Properties"]
+    [rule] = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == 14
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    # The API only writes the table: no topic, no publish permission, no other table.
+    assert "ORDER_TOPIC_ARN" not in _function("OrderApiFunction")["Environment"]["Variables"]

@@ -60,11 +60,8 @@ def test_a_breaking_event_change_fails_until_it_is_a_released_new_version(tree: 
     edit(events, "schema_version=1, **dict(order)", "schema_version=2, **dict(order)")
     edit(events, "{1: OrderCreated}", "{2: OrderCreated}")
     for consumer in ("email", "audit"):
-        edit(
-            tree / "consumers" / consumer / "handler.py",
-            "reads = frozenset({1})",
-            "reads = frozenset({2})",
-        )
+        edit(tree / "consumers" / consumer / "contract_uses.json", "[1]", "[2]")
+    edit(tree / "api" / "contract_uses.json", '"order-created": 1', '"order-created": 2')
     unreleased = project(tree, "contracts.gate")
     assert unreleased.returncode == 1
     assert "order-created is at v2" in unreleased.stderr

@@ -29,6 +29,15 @@ IAM_PREFIX = {
 }
 
 
+# Batch operations IAM authorises under the single operation's action.
+AUTHORISED_AS = {
+    "sns:PublishBatch": "sns:Publish",
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
+
+
 @cache
 def _operations() -> dict[str, set[str]]:
     """Client method name -> the IAM actions of the services that have such an operation."""
@@ -36,7 +45,8 @@ def _operations() -> dict[str, set[str]]:
     methods: dict[str, set[str]] = {}
     for service, prefix in IAM_PREFIX.items():
         for operation in session.get_service_model(service).operation_names:
-            methods.setdefault(xform_name(operation), set()).add(f"{prefix}:{operation}")
+            action = f"{prefix}:{operation}"
+            methods.setdefault(xform_name(operation), set()).add(AUTHORISED_AS.get(action, action))
     return methods
 
 

@@ -9,6 +9,7 @@ contract and the field, and every compatible kind must pass.
 import dataclasses
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,6 +22,7 @@ from contracts.events import ORDER_CREATED_MODELS, OrderCreated
 from contracts.order import MAX_ITEMS, OrderItemRequest, OrderLine, OrderRequest
 from contracts.schemas import SCHEMAS
 from contracts.types import OrderId
+from contracts.uses import BadDeclaration, find_uses
 
 DROP: Any = object()
 
@@ -332,18 +334,54 @@ def test_a_release_is_written_once_and_recorded(
         gate.release("order-accepted")
 
 
-def test_every_consumer_must_read_the_version_the_producer_emits(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from consumers.audit.handler import AuditFunction
+def test_every_consumer_must_read_the_version_the_producer_emits() -> None:
+    declared = {use.owner: use for use in find_uses()}
+    audit = declared["consumers/audit"]
+    declared["consumers/audit"] = replace(audit, reads={"order-created": frozenset({2})})
+    found = gate.reader_problems(list(declared.values()))
+    assert (
+        "consumers/audit does not read OrderCreated v1, which the producer emits: add 1 to its "
+        "reads in consumers/audit/contract_uses.json (and a stored sample of v1 to its tests)"
+        in found
+    )
+    assert (
+        "consumers/audit reads OrderCreated v2, which is not released or has no model in "
+        "ORDER_CREATED_MODELS" in found
+    )
 
-    monkeypatch.setattr(AuditFunction, "reads", frozenset({2}))
-    found = gate.reader_problems()
-    assert (
-        "consumers.audit.handler:AuditFunction does not read OrderCreated v1, which the producer "
-        "emits: add 1 to its `reads` (and a stored sample of v1 to its tests)" in found
-    )
-    assert (
-        "consumers.audit.handler:AuditFunction reads OrderCreated v2, which is not released or "
-        "has no model in ORDER_CREATED_MODELS" in found
-    )
+
+def test_the_producer_and_readers_are_found_in_their_declarations() -> None:
+    declared = {use.owner: use for use in find_uses()}
+    assert declared["api"].produces == {"order-created": 1}
+    assert declared["consumers/email"].reads == {"order-created": frozenset({1})}
+    assert declared["consumers/audit"].reads == {"order-created": frozenset({1})}
+    assert gate.reader_problems() == []
+    wrong = replace(declared["api"], produces={"order-created": 2})
+    assert gate.reader_problems([wrong, declared["consumers/email"]]) == [
+        "api/contract_uses.json says it produces order-created v2, but OrderCreated emits v1: "
+        "make them agree",
+        "consumers/email does not read OrderCreated v2, which the producer emits: add 2 to its "
+        "reads in consumers/email/contract_uses.json (and a stored sample of v2 to its tests)",
+    ]
+    assert gate.reader_problems([declared["consumers/email"]]) == [
+        'no package declares "produces": {"order-created": ...} in its contract_uses.json'
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "not a readable JSON file"),
+        ('{"reads": {"order-created": [0]}}', "positive integers"),
+        ('{"reads": {"order-created": [true]}}', "positive integers"),
+        ('{"produces": {"order-created": "1"}}', "the one version it emits"),
+        ('{"consumes": {}}', '"produces" and/or "reads"'),
+        ("[]", '"produces" and/or "reads"'),
+    ],
+)
+def test_a_bad_declaration_is_named_in_one_line(tmp_path: Path, text: str, message: str) -> None:
+    package = tmp_path / "consumers" / "thing"
+    package.mkdir(parents=True)
+    (package / "contract_uses.json").write_text(text, encoding="utf-8")
+    with pytest.raises(BadDeclaration, match=message):
+        find_uses(tmp_path)

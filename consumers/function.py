@@ -3,6 +3,7 @@ poison handling, and the Powertools-decorated Lambda entry."""
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, ClassVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
@@ -50,8 +51,11 @@ class ConsumerFunction(ABC):
         self._runner.renew()
 
     @abstractmethod
-    async def process(self, event: OrderCreated, ids: dict[str, str]) -> None:
-        """Do this consumer's work for one event; raise to have the record retried."""
+    async def process(
+        self, event: OrderCreated, ids: dict[str, str], published_at: datetime | None
+    ) -> None:
+        """Do this consumer's work for one event; raise to have the record retried.
+        ``published_at``: when SNS delivered it to the queue (the message's SentTimestamp)."""
 
     async def handle_record(self, record: SQSRecord) -> None:
         try:
@@ -71,7 +75,11 @@ class ConsumerFunction(ABC):
             return
         # Ids go on each log line rather than through append_keys: the records of a batch run
         # concurrently, and appended keys are shared by all of them.
-        await self.process(event, {"messageId": record.message_id, "orderId": event.order_id})
+        await self.process(
+            event,
+            {"messageId": record.message_id, "orderId": event.order_id},
+            _sent_at(record),
+        )
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         processor = LoopBoundBatchProcessor(self._runner, self.settings.max_concurrency)
@@ -84,6 +92,14 @@ class ConsumerFunction(ABC):
     def close(self) -> None:
         self._runner.run(self.clients.close())
         self._runner.close()
+
+
+def _sent_at(record: SQSRecord) -> datetime | None:
+    raw = (record.raw_event.get("attributes") or {}).get("SentTimestamp")
+    try:
+        return datetime.fromtimestamp(int(str(raw)) / 1000, UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 def make_handler(

@@ -29,3 +29,6 @@ class AuditRecord(BaseModel):
     # When the Audit consumer wrote it: with the order's createdAt, the pipeline's own measure
     # of how long an order takes to be audited (the load harness reports it).
     recorded_at: Timestamp = Field(alias="RecordedAt")
+    # When SNS delivered the event to the audit queue: with createdAt, how long the outbox took
+    # to publish the order (the load harness reports it as the publish lag).
+    published_at: Timestamp | None = Field(default=None, alias="PublishedAt")

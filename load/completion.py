@@ -1,6 +1,7 @@
 """After a load run: was every accepted order stored, emailed and audited, and how long did the
 pipeline take? Timestamps are the pipeline's own: the order's ``CreatedAt`` (the API), the audit
-record's ``RecordedAt`` (the Audit consumer) and the email ledger's ``SentAt`` (the Email
+record's ``PublishedAt`` (SNS delivered the event: the outbox's publish lag) and ``RecordedAt``
+(the Audit consumer) and the email ledger's ``SentAt`` (the Email
 consumer, ``email#<orderId>`` in the idempotency table).
 
 Against ``orders up`` (an API on this machine) the tables are read from the emulator, and the
@@ -46,6 +47,7 @@ class PipelineRecords:
     """What the pipeline wrote: order id -> epoch seconds, per step."""
 
     created: dict[str, float] = field(default_factory=dict)
+    published: dict[str, float] = field(default_factory=dict)  # SNS delivered it (PublishedAt)
     emailed: dict[str, float] = field(default_factory=dict)
     audited: dict[str, float] = field(default_factory=dict)
     outbox: Counter[str] = field(default_factory=Counter)
@@ -103,10 +105,12 @@ class PipelineReader:
         for item in _scan(
             self._dynamodb,
             TableName=f"{self._env}-AuditLogs",
-            ProjectionExpression="OrderId, RecordedAt",
+            ProjectionExpression="OrderId, RecordedAt, PublishedAt",
         ):
             if "RecordedAt" in item:
                 records.audited[item["OrderId"]["S"]] = _epoch(item["RecordedAt"]["S"])
+            if "PublishedAt" in item:
+                records.published[item["OrderId"]["S"]] = _epoch(item["PublishedAt"]["S"])
         for item in _scan(
             self._dynamodb,
             TableName=f"{self._env}-Idempotency",
@@ -154,6 +158,9 @@ class Completion:
     duplicate_emails: int
     to_audited: list[float]  # seconds from CreatedAt, per audited order
     to_emailed: list[float]
+    # Publish lag: seconds from CreatedAt (the stream record's write) until SNS delivered the
+    # event to the audit queue, per audited order that says when (the outbox's own delay).
+    to_published: list[float]
     last_done_after_run: float | None  # seconds after the run ended; None: not all done
     orders_per_second: float | None  # first accepted -> last completed
     peak_orders_per_second: float | None  # completions in the busiest PEAK_WINDOW seconds
@@ -187,6 +194,10 @@ def summarize(accepted: set[str], records: PipelineRecords, run_ended: float) ->
         duplicate_emails=sum(count - 1 for count in records.outbox.values() if count > 1),
         to_audited=[records.audited[o] - records.created[o] for o in audited & stored],
         to_emailed=[records.emailed[o] - records.created[o] for o in emailed & stored],
+        to_published=[
+            records.published[o] - records.created[o]
+            for o in accepted & stored & records.published.keys()
+        ],
         last_done_after_run=max(finished.values()) - run_ended if complete and finished else None,
         orders_per_second=(
             len(done) / (max(finished.values()) - first) if finished and first else None

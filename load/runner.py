@@ -94,7 +94,8 @@ def report(verdict: Verdict, completion: Completion | None) -> list[str]:
             f"duplicate emails {completion.duplicate_emails}"
         )
         lines.append(
-            f"  accepted -> audited {_seconds(completion.to_audited)}; "
+            f"  accepted -> published {_seconds(completion.to_published)}; "
+            f"accepted -> audited {_seconds(completion.to_audited)}; "
             f"accepted -> emailed {_seconds(completion.to_emailed)}"
         )
         if completion.peak_orders_per_second is not None:

@@ -163,8 +163,10 @@ class ConsumerFleet:
     async def stop(self) -> None:
         """Prompt and lossless: long polls are cancelled, received but unhandled messages made
         visible again, batches in a function allowed to finish."""
-        stream = [self._stream_poller.stop()] if self._stream_poller is not None else []
-        await asyncio.gather(*(poller.stop() for poller in self._pollers), *stream)
+        # The outbox first: once it stops publishing, nothing new reaches the queues.
+        if self._stream_poller is not None:
+            await self._stream_poller.stop()
+        await asyncio.gather(*(poller.stop() for poller in self._pollers))
         await asyncio.gather(*(container.stop() for container in self._containers))
         for clients in (self._poll_clients, self._stream_clients):
             if clients is not None:

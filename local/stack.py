@@ -6,8 +6,9 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import aiohttp
 
@@ -32,6 +33,13 @@ DEMO_ORDER = (
     / "samples"
     / "order_request.spec_example.json"
 )
+
+
+T = TypeVar("T")
+
+
+def _seconds_between(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
 @dataclass(frozen=True)
@@ -160,14 +168,24 @@ class LocalStack:
             async with http.get(f"{self.api_url}/order/{order_id}") as response:
                 stored = response.status == 200
             self.say(f"demo: stored      {'yes' if stored else 'NO'} (GET /order/{order_id})")
-        self.say(
-            f"demo: published   OrderCreated to {self.provisioned.topic_arn.rsplit(':', 1)[-1]}"
-        )
+        topic = self.provisioned.topic_arn.rsplit(":", 1)[-1]
         clients = AwsClients(endpoint_url=self.endpoint_url)
         try:
+            record = await self._wait_for(lambda: self._audit_record(clients, order_id))
+            published = (record or {}).get("PublishedAt", {}).get("S")
+            lag = (
+                f" ({_seconds_between(accepted['createdAt'], published):.2f} s after it was stored)"
+                if published
+                else ""
+            )
+            self.say(
+                f"demo: published   OrderCreated to {topic}{lag}"
+                if record
+                else "demo: published   NO (no event within 30 s)"
+            )
             email = await self._wait_for(lambda: self._email_file(order_id))
             self.say(f"demo: emailed     {email or 'NO (not within 30 s)'}")
-            audit = await self._wait_for(lambda: self._audit_id(clients, order_id))
+            audit = record["AuditId"]["S"] if record else None
             self.say(
                 f"demo: audited     {('AuditId ' + audit) if audit else 'NO (not within 30 s)'}"
             )
@@ -176,8 +194,8 @@ class LocalStack:
         return stored and email is not None and audit is not None
 
     async def _wait_for(
-        self, probe: Callable[[], Awaitable[str | None]], within: float = 30.0
-    ) -> str | None:
+        self, probe: Callable[[], Awaitable[T | None]], within: float = 30.0
+    ) -> T | None:
         """Poll ``probe`` with backoff until it finds something or ``within`` seconds pass."""
         deadline = asyncio.get_running_loop().time() + within
         pause = 0.05
@@ -195,11 +213,11 @@ class LocalStack:
                 return str(path)
         return None
 
-    async def _audit_id(self, clients: AwsClients, order_id: str) -> str | None:
+    async def _audit_record(self, clients: AwsClients, order_id: str) -> dict[str, Any] | None:
         if self.provisioned is None:
             return None
         items = await Steps(clients, self.provisioned.names).audit_records(order_id)
-        return items[0]["AuditId"]["S"] if items else None
+        return items[0] if items else None
 
     async def stop(self) -> None:
         """In order: the API stops taking requests, the consumers hand back what they hold,

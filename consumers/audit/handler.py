@@ -45,10 +45,12 @@ class AuditFunction(ConsumerFunction):
             self._writer = AuditWriter(await self.clients.dynamodb(), self._table, self.retry)
         return self._writer
 
-    async def process(self, event: OrderCreated, ids: dict[str, str]) -> None:
+    async def process(
+        self, event: OrderCreated, ids: dict[str, str], published_at: datetime | None
+    ) -> None:
         writer = await self.writer()
         try:
-            created = await writer.write(audit_record(event, datetime.now(UTC)))
+            created = await writer.write(audit_record(event, datetime.now(UTC), published_at))
         except Exception:
             logger.exception("audit record not written; the message will be retried", extra=ids)
             raise

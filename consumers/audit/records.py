@@ -11,7 +11,9 @@ def audit_id(event: OrderCreated) -> str:
     return f"{event.order_id}#{event.event_type}"
 
 
-def audit_record(event: OrderCreated, recorded_at: datetime) -> AuditRecord:
+def audit_record(
+    event: OrderCreated, recorded_at: datetime, published_at: datetime | None = None
+) -> AuditRecord:
     return AuditRecord(
         audit_id=audit_id(event),
         timestamp=event.created_at,
@@ -25,4 +27,5 @@ def audit_record(event: OrderCreated, recorded_at: datetime) -> AuditRecord:
             total_amount=event.total_amount,
         ),
         recorded_at=recorded_at,
+        published_at=published_at,
     )

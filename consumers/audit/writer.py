@@ -18,7 +18,13 @@ ORDER_ID_INDEX = "OrderIdIndex"
 def audit_item(record: AuditRecord) -> dict[str, Any]:
     details = record.order_details
     customer_id = {"NULL": True} if details.customer_id is None else {"S": details.customer_id}
+    published = (
+        {}
+        if record.published_at is None
+        else {"PublishedAt": {"S": format_timestamp(record.published_at)}}
+    )
     return {
+        **published,
         "AuditId": {"S": record.audit_id},
         "Timestamp": {"S": format_timestamp(record.timestamp)},
         "OrderId": {"S": record.order_id},

@@ -1,6 +1,7 @@
 """Lambda entry point of the Email consumer: ``consumers.email.handler.handler``."""
 
 import time
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -106,7 +107,9 @@ class EmailFunction(ConsumerFunction):
             ca_bundle=str(settings.smtp_ca_bundle) if settings.smtp_ca_bundle else None,
         )
 
-    async def process(self, event: OrderCreated, ids: dict[str, str]) -> None:
+    async def process(
+        self, event: OrderCreated, ids: dict[str, str], published_at: datetime | None
+    ) -> None:
         transport, ledger = await self._ready()
         claim = await ledger.claim(event.order_id, time.time())
         if claim is Claim.ALREADY_SENT:

@@ -1,5 +1,6 @@
-"""The emulator server over real HTTP: the API's port served first, requests one at a time, and
-the start-up guard against a moto version its SQS indexes were not written for."""
+"""The emulator server over real HTTP: the API's port served first, requests one at a time, a
+long poll whose client left gives its messages back, and the start-up guard against a moto
+version its SQS indexes were not written for."""
 
 import asyncio
 import sys
@@ -9,7 +10,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import aiohttp
+import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ReadTimeoutError
 
 from local.emulator import EmulatorError, MotoProcess
 from local.emulator_server import EmulatorServer
@@ -108,3 +112,34 @@ def test_a_port_already_taken_is_a_clear_error() -> None:
             MotoProcess("127.0.0.1", first.port).start()
     finally:
         first.stop()
+
+
+def test_a_long_poll_whose_client_left_gives_its_messages_back_at_once() -> None:
+    """A poller that stops cancels its long poll, but moto's receive goes on and takes the next
+    message: the emulator makes it visible again at once, not after the visibility timeout."""
+    emulator = MotoProcess("127.0.0.1", free_port())
+    emulator.start()
+    try:
+        client = boto3.client("sqs", endpoint_url=emulator.url, region_name="us-east-1")
+        url = client.create_queue(QueueName="left", Attributes={"VisibilityTimeout": "60"})[
+            "QueueUrl"
+        ]
+        impatient = boto3.client(
+            "sqs",
+            endpoint_url=emulator.url,
+            region_name="us-east-1",
+            config=Config(read_timeout=1, retries={"total_max_attempts": 1}),
+        )
+        with pytest.raises(ReadTimeoutError):
+            impatient.receive_message(QueueUrl=url, WaitTimeSeconds=20)
+        impatient.close()  # the connection goes; moto's long poll is still waiting
+        client.send_message(QueueUrl=url, MessageBody="taken by a poll no one reads")
+
+        started = time.monotonic()
+        got: list[dict[str, Any]] = []
+        while not got and time.monotonic() - started < 20:
+            got = client.receive_message(QueueUrl=url, WaitTimeSeconds=2).get("Messages", [])
+        assert [m["Body"] for m in got] == ["taken by a poll no one reads"]
+        assert time.monotonic() - started < 20  # not the queue's 60 s visibility timeout
+    finally:
+        emulator.stop()

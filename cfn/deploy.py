@@ -26,6 +26,7 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+from botocore.parsers import ResponseParserError
 
 from cfn.bundle import FUNCTIONS, BundleError, deploy_parameters
 
@@ -403,6 +404,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except (BotoCoreError, ClientError) as exc:
         print(f"python -m cfn.deploy {args.command}: AWS call failed: {exc}", file=sys.stderr)
+        return 1
+    except ResponseParserError as exc:  # an answer that is not CloudFormation's (a proxy's 500)
+        answer = " ".join(str(exc).split())[:300]
+        print(
+            f"python -m cfn.deploy {args.command}: CloudFormation's answer could not be read "
+            f"(not AWS's format; a proxy or an emulator in the way?): {answer}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -7,13 +7,18 @@ the same settings for AWS (a parity test keeps the two from drifting).
 import json
 from dataclasses import dataclass
 
+from runtime.functions import AUDIT_CONSUMER, EMAIL_CONSUMER
+
 DAY = 86_400
 QUEUE_RETENTION_SECONDS = 4 * DAY
 DLQ_RETENTION_SECONDS = 14 * DAY
 LONG_POLL_SECONDS = 20
 MAX_RECEIVE_COUNT = 3
-EMAIL_VISIBILITY_SECONDS = 70  # email function timeout 60 s + buffer
-AUDIT_VISIBILITY_SECONDS = 40  # audit function timeout 30 s + buffer
+# A queue's visibility outlasts its consumer's timeout (runtime/functions.py) by a buffer, so a
+# batch still in a function is never handed to a second one: 70 s for email, 40 s for audit.
+VISIBILITY_BUFFER_SECONDS = 10
+EMAIL_VISIBILITY_SECONDS = EMAIL_CONSUMER.timeout_seconds + VISIBILITY_BUFFER_SECONDS
+AUDIT_VISIBILITY_SECONDS = AUDIT_CONSUMER.timeout_seconds + VISIBILITY_BUFFER_SECONDS
 # The Orders table's stream is the outbox: the order publisher reads each new item's image.
 ORDERS_STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
 

@@ -1,10 +1,12 @@
 """``python -m cfn.deploy``: change sets planned, shown and executed against moto's
 CloudFormation over HTTP, and the command's answers to bad input."""
 
+import http.server
 import io
 import json
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -268,3 +270,42 @@ def test_a_missing_template_or_missing_zips_stop_before_any_aws_call(tmp_path: P
     assert no_zips.returncode == 1
     assert f"lacks {FUNCTIONS[0].zip_name}" in no_zips.stderr
     assert "Traceback" not in no_template.stderr + no_zips.stderr
+
+
+def test_an_answer_that_cannot_be_read_is_one_line_not_a_traceback() -> None:
+    """Seen rehearsing a deploy against an emulator: a plain-text 500 from ExecuteChangeSet."""
+
+    class PlainText500(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = b"Internal Server Error"
+            self.send_response(500)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PlainText500)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = _deploy_command(
+            "execute", "--stack", "dev-x", "--name", "a",
+            env={
+                **os.environ,
+                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_port}",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_MAX_ATTEMPTS": "1",
+            },
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(
+        "python -m cfn.deploy execute: CloudFormation's answer could not be read"
+    )
+    assert "Internal Server Error" in line

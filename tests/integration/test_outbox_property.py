@@ -141,7 +141,7 @@ def test_every_stored_order_is_published_at_least_once(
     run_state_machine_as_test(
         OutboxMachine,
         settings=settings(
-            max_examples=12,
+            max_examples=8,
             stateful_step_count=12,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

@@ -37,11 +37,12 @@ def start_orders_up(
     env: dict[str, str] | None = None,
     within: float = 60.0,
     api_port: int | None = None,
+    root: Path = ROOT,
 ) -> StackProcess:
     """Start ``orders up`` with ``args`` on ``api_port`` (default: a free one) and wait for its
-    ``ready:`` line."""
+    ``ready:`` line; ``root``: the source tree it runs from (another checkout, for A/B runs)."""
     api_port = api_port or free_port()
-    environment = {**(env if env is not None else os.environ), "PYTHONPATH": str(ROOT)}
+    environment = {**(env if env is not None else os.environ), "PYTHONPATH": str(root)}
     process = subprocess.Popen(
         [sys.executable, "-m", "local.cli", "up", "--port", str(api_port), *args],
         cwd=cwd,

@@ -24,40 +24,10 @@ from typing import Any
 
 from local.emulator import MotoProcess
 from tests.benchmarks.reference_loop import loop_ms
-from tests.e2e.test_outbox_faults import _SUBJECT, Pipeline, offer_orders, p95
+from tests.e2e.test_outbox_faults import Pipeline, offer_orders, p95, wait_for_the_pipeline
 from tests.support.fault_proxy import FaultProxy
 from tests.support.moto_server import free_port
-from tests.support.polling import eventually
 from tests.support.stack_process import start_orders_up
-
-
-def stranded(pipeline: Pipeline, within: float = 180.0) -> dict[str, int]:
-    dynamodb = pipeline.client("dynamodb")
-
-    def scan(table: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        for page in dynamodb.get_paginator("scan").paginate(TableName=table):
-            items += page["Items"]
-        return items
-
-    orders = {item["OrderId"]["S"] for item in scan("dev-Orders")}
-
-    def missing() -> tuple[set[str], set[str], Counter[str]]:
-        audited = {item["OrderId"]["S"] for item in scan("dev-AuditLogs")}
-        emails: Counter[str] = Counter()
-        for path in (pipeline.folder / "outbox").glob("*.eml"):
-            found = _SUBJECT.search(path.read_bytes())
-            if found:
-                emails[found.group(1).decode()] += 1
-        return orders - audited, orders - set(emails), emails
-
-    eventually(lambda: not any(missing()[:2]), within=within, max_pause=3.0)
-    not_audited, not_emailed, emails = missing()
-    return {
-        "stored": len(orders),
-        "stranded (not audited or not emailed after 3 min)": len(not_audited | not_emailed),
-        "emailed twice": sum(1 for order in orders if emails[order] > 1),
-    }
 
 
 def main() -> int:
@@ -112,7 +82,7 @@ def main() -> int:
         ordered = sorted(answers, key=lambda a: a.index)
         quarter = len(ordered) // 4
         latencies = [a.latency for a in ordered]
-        outcome = stranded(pipeline)
+        done = wait_for_the_pipeline(pipeline)
         print(
             f"tree: {args.tree}   scenario: {args.scenario} at {args.rate:g}/s for {args.seconds:g} s"
         )
@@ -124,7 +94,11 @@ def main() -> int:
         if args.scenario == "api-kills":
             keys_with_two_orders = sum(1 for a in answers if len(a.order_ids) > 1)
             print(f"keys answered with more than one order id: {keys_with_two_orders}")
-        print(", ".join(f"{name}: {count}" for name, count in outcome.items()))
+        twice = sum(1 for order in done.orders if done.emails[order] > 1)
+        print(
+            f"stored: {len(done.orders)}, stranded (not audited or not emailed after 3 min): "
+            f"{len(done.stranded)}, emailed twice: {twice}"
+        )
     finally:
         pipeline.stop()
         sns.stop()

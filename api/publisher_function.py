@@ -29,13 +29,16 @@ from runtime.aws import AwsClients
 from runtime.config import load_settings
 from runtime.logs import make_logger
 from runtime.loop import LoopRunner
-from runtime.retry import RetryPolicy
+from runtime.retry import RetryPolicy, deadline_after
 from runtime.snapstart import register_snapstart_hooks
 
 SERVICE = "order-publisher"
 logger = make_logger(service=SERVICE, component="publisher")
 metrics = Metrics(namespace="OrderPipeline", service=SERVICE)
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+# Retries (tenacity, per request) start only while they can end inside this: well inside the
+# function's 30 s timeout, whatever SNS or SQS is doing.
+RELAY_BUDGET_SECONDS = 20.0
 QueueUrl = Annotated[
     str, Field(pattern=r"^https?://[^\s/]+(:[0-9]+)?/[0-9]{12}/[A-Za-z0-9_-]{1,80}$")
 ]
@@ -134,7 +137,8 @@ class OrderPublisherFunction:
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         records: list[dict[str, Any]] = event.get("Records") or []
-        failures = self._runner.run(self.relay(records))
+        with deadline_after(RELAY_BUDGET_SECONDS):
+            failures = self._runner.run(self.relay(records))
 
         def check(record: DynamoDBRecord) -> None:
             reason = failures.get(str(record.dynamodb.sequence_number if record.dynamodb else ""))

@@ -12,7 +12,7 @@ goes to the poison queue and is reported done, so it never blocks its shard.
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
-from typing import Annotated, Any, cast
+from typing import Any, cast
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -26,7 +26,7 @@ from api.poison_queue import PoisonQueue
 from api.publisher import EventPublisher
 from contracts.events import OrderCreated
 from runtime.aws import AwsClients
-from runtime.config import load_settings
+from runtime.config import QueueUrl, load_settings
 from runtime.logs import make_logger
 from runtime.loop import LoopRunner
 from runtime.retry import RetryPolicy, deadline_after
@@ -39,9 +39,6 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 # Retries (tenacity, per request) start only while they can end inside this: well inside the
 # function's 30 s timeout, whatever SNS or SQS is doing.
 RELAY_BUDGET_SECONDS = 20.0
-QueueUrl = Annotated[
-    str, Field(pattern=r"^https?://[^\s/]+(:[0-9]+)?/[0-9]{12}/[A-Za-z0-9_-]{1,80}$")
-]
 
 
 class PublisherSettings(BaseModel):

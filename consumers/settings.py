@@ -4,9 +4,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-QueueUrl = Annotated[
-    str, Field(pattern=r"^https?://[^\s/]+(:[0-9]+)?/[0-9]{12}/[A-Za-z0-9_-]{1,80}$")
-]
+from runtime.config import QueueUrl
+
 TableName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 

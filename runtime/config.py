@@ -7,11 +7,15 @@ variable, instead of a failure deep inside the first request.
 
 import os
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 S = TypeVar("S", bound=BaseModel)
+# An SQS queue URL, as the functions' settings name their dead-letter and poison queues.
+QueueUrl = Annotated[
+    str, Field(pattern=r"^https?://[^\s/]+(:[0-9]+)?/[0-9]{12}/[A-Za-z0-9_-]{1,80}$")
+]
 
 
 class ConfigError(RuntimeError):

@@ -33,6 +33,10 @@ to 182 ms within a minute of load, each one stalling every request (the load plo
 latency spike every ~15 s). Every second, what has survived is frozen out of the collector
 (``gc.freeze``), so a collection walks only what is new.
 
+It counts the AWS calls it serves by ``service.Action``; ``GET /_emulator/calls`` answers the
+counts so far (what a benchmark divides by the orders it sent). moto's own handlers run
+without Flask around them (``local.moto_dispatch``).
+
 Started by ``local.emulator.MotoProcess`` on a lifeline (``local.child_process``): it exits when
 ``orders up`` does.
 """
@@ -44,18 +48,19 @@ import gc
 import io
 import json
 import os
+import re
 import signal
 import socket
 import sys
 import time
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from local import sqs_indexes, stream_iterators
+from local import moto_dispatch, sqs_indexes, stream_iterators
 from local.child_process import announce_ready, hold_lifeline
 from local.emulator_turns import AGE_SECONDS, Turns
 
@@ -66,6 +71,7 @@ LONG_POLL_THREADS = 32
 MAX_REMEMBERED_HOSTS = 256
 MAX_BODY_BYTES = 1024**3  # S3 uploads from `aws cloudformation package` are megabytes
 YIELDS_BEFORE_BACKGROUND = 3
+CALLS_PATH = "/_emulator/calls"  # GET: the AWS calls served so far, by ``service.Action``
 FREEZE_SECONDS = 1.0
 # Response headers that belong to one connection, set by the server itself.
 _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"}
@@ -137,11 +143,34 @@ def call_wsgi(app: "WSGIApplication", environ: "WSGIEnvironment") -> web.Respons
         if close is not None:
             close()
     status, headers = started
-    response = web.Response(status=int(status.split(" ", 1)[0]), body=body)
+    return web_response(int(status.split(" ", 1)[0]), headers, body)
+
+
+def web_response(status: int, headers: list[tuple[str, str]], body: bytes) -> web.Response:
+    response = web.Response(status=status, body=body)
     for name, value in headers:
         if name.lower() not in _HOP_BY_HOP:
             response.headers.add(name, value)
     return response
+
+
+_QUERY_ACTION = re.compile(rb"(?:^|&)Action=([A-Za-z0-9]+)")
+
+
+def call_name(request: web.Request, body: bytes) -> str:
+    """``service.Action`` of an AWS call, from its signature's scope and its target or body
+    (``sns.Publish``, ``dynamodb.PutItem``); ``other`` for anything else."""
+    authorization = request.headers.get("Authorization", "")
+    _, _, credential = authorization.partition("Credential=")
+    scope = credential.split(",", 1)[0].split("/")
+    service = scope[3] if len(scope) > 3 else ""
+    target = request.headers.get("X-Amz-Target", "")
+    if target:
+        action = target.rpartition(".")[2]
+    else:
+        found = _QUERY_ACTION.search(body)
+        action = found.group(1).decode() if found else ""
+    return f"{service}.{action}" if service and action else "other"
 
 
 def _blocks(request: web.Request, body: bytes) -> bool:
@@ -154,14 +183,22 @@ class OneAtATime:
     """Runs the WSGI app inline on the loop's thread, one request after another, requests on
     ``background_port`` only when no other request waits (or after ``AGE_SECONDS``)."""
 
-    def __init__(self, app: "WSGIApplication", turns: Turns, background_port: int):
+    def __init__(
+        self,
+        app: "WSGIApplication",
+        turns: Turns,
+        background_port: int,
+        direct: moto_dispatch.DirectDispatch | None = None,
+    ):
         self._app = app
+        self._direct = direct
         self._turns = turns
         self._background_port = background_port
         self._waiting: tuple[deque[Any], deque[Any]] = (deque(), deque())  # foreground, background
         self._work = asyncio.Event()
         self._threads = ThreadPoolExecutor(LONG_POLL_THREADS, thread_name_prefix="long-poll")
         self._runner: asyncio.Task[None] | None = None
+        self.calls: Counter[str] = Counter()
 
     def start(self) -> None:
         self._runner = asyncio.get_running_loop().create_task(self._run())
@@ -175,10 +212,16 @@ class OneAtATime:
 
     def _in_turn(self, environ: "WSGIEnvironment", foreground: bool) -> web.Response:
         with self._turns.turn(foreground):
-            return call_wsgi(self._app, environ)
+            answer = None if self._direct is None else self._direct(environ)
+            if answer is None:
+                return call_wsgi(self._app, environ)
+        return web_response(*answer)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.path == CALLS_PATH:
+            return web.json_response(dict(sorted(self.calls.items())))
         body = await request.read()
+        self.calls[call_name(request, body)] += 1
         environ = wsgi_environ(request, body)
         foreground = environ["SERVER_PORT"] != str(self._background_port)
         if _blocks(request, body):
@@ -277,7 +320,14 @@ class EmulatorServer:
         background_socket = socket.create_server((self.host, 0), family=family)
         self.port = main_socket.getsockname()[1]
         self.background_port = background_socket.getsockname()[1]
-        scheduler = self._scheduler = OneAtATime(self._app, self._turns, self.background_port)
+        direct = (
+            moto_dispatch.DirectDispatch(self._app)
+            if isinstance(self._app, DomainDispatcherApplication)
+            else None
+        )
+        scheduler = self._scheduler = OneAtATime(
+            self._app, self._turns, self.background_port, direct
+        )
         web_app = web.Application(client_max_size=MAX_BODY_BYTES)
         web_app.router.add_route("*", "/{tail:.*}", scheduler.handle)
         self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
@@ -308,6 +358,7 @@ async def _serve(host: str, port: int) -> None:
     turns = Turns()
     sqs_indexes.install(while_waiting=turns.suspended)
     stream_iterators.install()
+    moto_dispatch.install()
     server = EmulatorServer(RoutedOnce(), turns, host, port)
     await server.start()
     loop = asyncio.get_running_loop()

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import quantiles
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 import pytest
@@ -116,11 +116,12 @@ def offer_orders(
     seconds: float,
     retry: bool = False,
     during: Callable[[float], None] | None = None,
+    keyed: bool = True,
 ) -> list[Answer]:
-    """Orders at ``rate`` a second for ``seconds``, each with its own Idempotency-Key. With
-    ``retry``, a 429, a 5xx or a dropped connection is sent again under the same key (up to 60 s)
-    backing off from 0.2 s to 2 s, as the mobile app does. ``during(elapsed)`` is called about
-    every 0.1 s meanwhile."""
+    """Orders at ``rate`` a second for ``seconds``, each with its own Idempotency-Key (none
+    without ``keyed``). With ``retry``, a 429, a 5xx or a dropped connection is sent again under
+    the same key (up to 60 s) backing off from 0.2 s to 2 s, as the mobile app does.
+    ``during(elapsed)`` is called about every 0.1 s meanwhile."""
     body = sample("order_request.spec_example.json")
     answers: list[Answer] = []
     lock = threading.Lock()
@@ -139,7 +140,7 @@ def offer_orders(
                 response = session.post(
                     f"{api}/order",
                     json=body | {"customerId": f"CUST-{index}"},
-                    headers={"Idempotency-Key": answer.key},
+                    headers={"Idempotency-Key": answer.key} if keyed else {},
                     timeout=35,
                 )
                 status = response.status_code
@@ -189,7 +190,15 @@ class Progress:
         return (self.orders - set(self.audits)) | (self.orders - set(self.emails))
 
 
-def progress(pipeline: Pipeline) -> Progress:
+class Observable(Protocol):
+    """A running ``orders up``: its folder (the outbox under it) and its emulator's clients."""
+
+    folder: Path
+
+    def client(self, service: str) -> Any: ...
+
+
+def progress(pipeline: Observable) -> Progress:
     dynamodb = pipeline.client("dynamodb")
 
     def scan(table: str) -> list[dict[str, Any]]:
@@ -210,7 +219,7 @@ def progress(pipeline: Pipeline) -> Progress:
     )
 
 
-def wait_for_the_pipeline(pipeline: Pipeline, within: float = COMPLETION_SECONDS) -> Progress:
+def wait_for_the_pipeline(pipeline: Observable, within: float = COMPLETION_SECONDS) -> Progress:
     """Its progress once no stored order is left undone, or at the deadline."""
 
     def finished() -> Progress | None:

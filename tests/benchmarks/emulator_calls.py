@@ -1,0 +1,213 @@
+"""The emulator's CPU per call with no backlog, action by action, on this tree or another.
+
+Each action the pipeline makes is called ``--calls`` times, one at a time, the way the
+pipeline calls it (aioboto3, the same items and messages), against a freshly provisioned
+emulator; the emulator process's CPU time (user + system, psutil) over those calls, divided by
+their number, is its cost per call. The median of ``--runs`` runs is reported, beside the
+reference loop (SPEC §12) measured in the same run.
+
+    python -m tests.benchmarks.emulator_calls [--calls 300] [--runs 3] [--tree PATH]
+
+With ``--tree``, the emulator runs from that checkout (e.g. a worktree of an older commit), so
+old and new are measured by the same harness.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from api.order_items import order_item
+from contracts.order import Order
+from contracts.sample_data import sample
+from local.emulator import MotoProcess
+from local.provision import Provisioned, provision
+from local.resources import ResourceNames
+from runtime.aws import AwsClients
+from tests.benchmarks.reference_loop import loop_ms
+from tests.support.moto_server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENT = json.dumps(sample("order_created.v1.valid.json"))
+ORDER = Order.model_validate(
+    {
+        k: v
+        for k, v in sample("order_created.v1.valid.json").items()
+        if k not in ("eventType", "schemaVersion")
+    }
+)
+ACTIONS = (
+    "dynamodb.PutItem",
+    "dynamodb.UpdateItem",
+    "dynamodb.GetRecords",
+    "sns.Publish",
+    "sns.PublishBatch",
+    "sqs.ReceiveMessage",
+    "sqs.DeleteMessageBatch",
+)
+
+
+class Bench:
+    """One provisioned emulator and the calls to time on it."""
+
+    def __init__(self, clients: AwsClients, provisioned: Provisioned):
+        self.clients = clients
+        self.p = provisioned
+        self.receipts: list[list[Any]] = []
+        self.iterator = ""
+
+    async def put_item(self) -> None:
+        item = order_item(ORDER.model_copy(update={"order_id": str(uuid.uuid4())}))
+        await (await self.clients.dynamodb()).put_item(
+            TableName=self.p.names.orders_table,
+            Item=item,
+            ConditionExpression="attribute_not_exists(OrderId)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+
+    async def update_item(self) -> None:
+        await (await self.clients.dynamodb()).update_item(
+            TableName=self.p.names.idempotency_table,
+            Key={"IdempotencyKey": {"S": f"email#{uuid.uuid4()}"}},
+            UpdateExpression="SET #s = :sent, SentAt = :now, MessageId = :id REMOVE LockedUntil",
+            ExpressionAttributeNames={"#s": "Status"},
+            ExpressionAttributeValues={
+                ":sent": {"S": "SENT"},
+                ":now": {"N": "1790000000.123"},
+                ":id": {"S": "<bench@orders.local>"},
+            },
+        )
+
+    async def get_records(self) -> None:
+        streams = await self.clients.dynamodbstreams()
+        if not self.iterator:
+            shards = (await streams.describe_stream(StreamArn=self.p.orders_stream_arn))[
+                "StreamDescription"
+            ]["Shards"]
+            self.iterator = (
+                await streams.get_shard_iterator(
+                    StreamArn=self.p.orders_stream_arn,
+                    ShardId=shards[0]["ShardId"],
+                    ShardIteratorType="LATEST",
+                )
+            )["ShardIterator"]
+        answer = await streams.get_records(ShardIterator=self.iterator, Limit=100)
+        self.iterator = answer["NextShardIterator"]
+
+    async def publish(self) -> None:
+        await (await self.clients.sns()).publish(
+            TopicArn=self.p.topic_arn,
+            Message=EVENT,
+            MessageAttributes={"eventType": {"DataType": "String", "StringValue": "OrderCreated"}},
+        )
+
+    async def publish_batch(self) -> None:
+        await (await self.clients.sns()).publish_batch(
+            TopicArn=self.p.topic_arn,
+            PublishBatchRequestEntries=[
+                {
+                    "Id": str(n),
+                    "Message": EVENT,
+                    "MessageAttributes": {
+                        "eventType": {"DataType": "String", "StringValue": "OrderCreated"}
+                    },
+                }
+                for n in range(10)
+            ],
+        )
+
+    async def receive(self) -> None:
+        answer = await (await self.clients.sqs()).receive_message(
+            QueueUrl=self.p.email.url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        )
+        messages = answer.get("Messages", [])
+        assert messages, "the queue ran dry: publish more before receiving"
+        self.receipts.append(
+            [{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in messages]
+        )
+
+    async def delete_batch(self) -> None:
+        await (await self.clients.sqs()).delete_message_batch(
+            QueueUrl=self.p.email.url, Entries=self.receipts.pop()
+        )
+
+
+async def timed(pid: int, calls: int, call: Callable[[], Awaitable[None]]) -> float:
+    """Emulator CPU-ms per call over ``calls`` sequential calls."""
+    process = psutil.Process(pid)
+    before = process.cpu_times()
+    for _ in range(calls):
+        await call()
+    after = process.cpu_times()
+    spent = (after.user - before.user) + (after.system - before.system)
+    return float(spent * 1000 / calls)
+
+
+async def one_run(pid: int, url: str, calls: int) -> dict[str, float]:
+    clients = AwsClients(endpoint_url=url)
+    try:
+        names = ResourceNames(f"bench{uuid.uuid4().hex[:8]}")
+        bench = Bench(clients, await provision(clients, names))
+        await clients.warm(["dynamodb", "sns", "sqs"])
+        await bench.put_item()  # the first call of each kind builds moto's handlers
+        await bench.get_records()
+        costs = {
+            "dynamodb.PutItem": await timed(pid, calls, bench.put_item),
+            "dynamodb.UpdateItem": await timed(pid, calls, bench.update_item),
+            "dynamodb.GetRecords": await timed(pid, calls, bench.get_records),
+            "sns.Publish": await timed(pid, calls, bench.publish),
+            "sns.PublishBatch": await timed(pid, max(calls // 10, 1), bench.publish_batch),
+        }
+        # Every publish put one message on the email queue: receive them 10 at a time.
+        receives = max(calls // 10, 1)
+        costs["sqs.ReceiveMessage"] = await timed(pid, receives, bench.receive)
+        costs["sqs.DeleteMessageBatch"] = await timed(pid, receives, bench.delete_batch)
+        return costs
+    finally:
+        await clients.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--tree", type=Path, default=ROOT, help="checkout the emulator runs from")
+    args = parser.parse_args()
+    os.environ["PYTHONPATH"] = str(args.tree.resolve())
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    loops = [loop_ms()]
+    runs: list[dict[str, float]] = []
+    for _ in range(args.runs):
+        emulator = MotoProcess("127.0.0.1", free_port())
+        emulator.start()
+        try:
+            assert emulator.pid is not None
+            runs.append(asyncio.run(one_run(emulator.pid, emulator.url, args.calls)))
+        finally:
+            emulator.stop()
+    loops.append(loop_ms())
+    loop = statistics.median(loops)
+    print(f"emulator from {args.tree.resolve()}; {args.calls} calls per action, {args.runs} runs")
+    print(f"reference loop: {loops[0]:.0f} ms before, {loops[1]:.0f} ms after")
+    print(f"{'action':<26}{'CPU-ms/call':>12}{'loops/call':>12}")
+    result: dict[str, Any] = {"loop_ms": loops, "per_call": {}}
+    for action in ACTIONS:
+        median = statistics.median(run[action] for run in runs)
+        result["per_call"][action] = median
+        print(f"{action:<26}{median:>12.2f}{median / loop:>12.4f}")
+    print(json.dumps(result), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -18,6 +18,7 @@ answer, never a 30 s timeout.
 import asyncio
 import json
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
@@ -56,7 +57,7 @@ def _gateway_error(status: int, message: str, error_type: str = "Error") -> web.
 class ApiGatewayFront:
     def __init__(
         self,
-        containers: list[Invoke],
+        containers: Iterable[Invoke],
         bucket: TokenBucket,
         function_timeout: float = 30.0,
         max_wait: float = 0.1,

@@ -1,9 +1,10 @@
 """How a rendered email leaves: SMTP through aiosmtplib, or SES (v2) through aioboto3."""
 
+import functools
 import json
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runtime.retry import RetryPolicy
 
@@ -35,6 +36,16 @@ async def credentials_from_secret(
 
 
 class SmtpTransport:
+    """SMTP through aiosmtplib, its connections kept open between emails and invocations.
+
+    A connection per email cost a TCP handshake, EHLO (and STARTTLS, AUTH) and QUIT every
+    time, on both ends. Up to ``MAX_IDLE`` connections wait for the next email; a kept one
+    that the server closed meanwhile (an idle timeout) is replaced once, before any of the
+    message was accepted on it.
+    """
+
+    MAX_IDLE = 10
+
     def __init__(
         self,
         host: str,
@@ -44,29 +55,55 @@ class SmtpTransport:
         credentials: SmtpCredentials | None = None,
         ca_bundle: str | None = None,
     ):
-        self._host = host
-        self._port = port
-        self._starttls = starttls
-        self._timeout = timeout
-        self._credentials = credentials
-        self._ca_bundle = ca_bundle
         # Imported here: only SMTP configurations load it, not a cold start on SES.
         import aiosmtplib
 
-        self._smtp_send = aiosmtplib.send
+        self._errors_of_a_closed_connection = (
+            aiosmtplib.SMTPServerDisconnected,
+            ConnectionError,
+        )
+        self._client = functools.partial(
+            aiosmtplib.SMTP,
+            hostname=host,
+            port=port,
+            start_tls=starttls,
+            use_tls=False,
+            timeout=timeout,
+            username=credentials.username if credentials else None,
+            password=credentials.password if credentials else None,
+            cert_bundle=ca_bundle,
+        )
+        self._idle: list[aiosmtplib.SMTP] = []
 
     async def send(self, message: EmailMessage) -> None:
-        await self._smtp_send(
-            message,
-            hostname=self._host,
-            port=self._port,
-            start_tls=self._starttls,
-            use_tls=False,
-            timeout=self._timeout,
-            username=self._credentials.username if self._credentials else None,
-            password=self._credentials.password if self._credentials else None,
-            cert_bundle=self._ca_bundle,
-        )
+        while self._idle:
+            kept = self._idle.pop()
+            if not kept.is_connected:
+                continue
+            try:
+                await kept.send_message(message)
+            except self._errors_of_a_closed_connection:
+                kept.close()
+                break  # closed while it waited: once more on a new connection
+            except BaseException:
+                kept.close()
+                raise
+            self._keep(kept)
+            return
+        client = self._client()
+        try:
+            await client.connect()
+            await client.send_message(message)
+        except BaseException:
+            client.close()
+            raise
+        self._keep(client)
+
+    def _keep(self, client: Any) -> None:
+        if len(self._idle) < self.MAX_IDLE:
+            self._idle.append(client)
+        else:
+            client.close()
 
 
 class SesTransport:

@@ -1,8 +1,9 @@
 """The API Gateway-like front over real HTTP: 429 at once above the stage rate, 429 within the
 bound when every container stays busy, and no request waiting past that bound.
 
-The containers here are in-process stand-ins that hold a request for a set time: what is under
-test is the front's admission, not the function.
+The containers here are in-process stand-ins that hold each request until the test releases
+it: what is under test is the front's admission, not the function, and every wait is on an
+event, so the tests hold on any machine's speed.
 """
 
 import asyncio
@@ -20,22 +21,24 @@ from runtime.lambda_context import LocalLambdaContext
 from tests.support.moto_server import free_port
 
 
-class SlowContainer:
-    """Answers 200 after ``seconds``; counts how many run at once."""
+class HeldContainer:
+    """Holds each request until ``release`` is set, then answers 200; counts how many run at
+    once. What a test waits on is the event, never a time."""
 
-    running = 0
-    most = 0
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
+    def __init__(self, release: asyncio.Event):
+        self.release = release
+        self.arrived = asyncio.Event()  # a request is in this container
+        self.running = 0
+        self.most = 0
 
     async def __call__(self, event: dict[str, Any], context: LocalLambdaContext) -> dict[str, Any]:
-        SlowContainer.running += 1
-        SlowContainer.most = max(SlowContainer.most, SlowContainer.running)
+        self.running += 1
+        self.arrived.set()
+        self.most = max(self.most, self.running)
         try:
-            await asyncio.sleep(self.seconds)
+            await self.release.wait()
         finally:
-            SlowContainer.running -= 1
+            self.running -= 1
         return {"statusCode": 200, "headers": {}, "body": '{"ok": true}'}
 
 
@@ -62,57 +65,91 @@ async def timed_get(http: aiohttp.ClientSession, url: str) -> tuple[int, float, 
         return response.status, time.perf_counter() - started, dict(response.headers)
 
 
+async def answers_while_held(
+    tasks: list["asyncio.Task[tuple[int, float, dict[str, str]]]"], count: int
+) -> list[tuple[int, float, dict[str, str]]]:
+    """The first ``count`` answers, while the containers still hold their requests (bounded
+    far above any machine's speed: a request that waited for a container would hang)."""
+    done: list[tuple[int, float, dict[str, str]]] = []
+    pending = set(tasks)
+    async with asyncio.timeout(30):
+        while len(done) < count:
+            finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            done += [task.result() for task in finished]
+    return done
+
+
 async def test_above_capacity_requests_are_refused_within_the_bound(
     http: aiohttp.ClientSession,
 ) -> None:
-    SlowContainer.most = 0
-    front = ApiGatewayFront(
-        [SlowContainer(1.0), SlowContainer(1.0)], TokenBucket(1000, 1000), max_wait=0.05
-    )
+    release = asyncio.Event()
+    containers = [HeldContainer(release), HeldContainer(release)]
+    front = ApiGatewayFront(containers, TokenBucket(1000, 1000), max_wait=0.05)
     url = await serve(front)
     try:
-        answers = await asyncio.gather(*(timed_get(http, f"{url}/order") for _ in range(10)))
+        tasks = [asyncio.create_task(timed_get(http, f"{url}/order")) for _ in range(10)]
+        # Refused while both containers still hold theirs: after the bound, not the job.
+        refused = await answers_while_held(tasks, 8)
+        release.set()
+        answers = await asyncio.gather(*tasks)
     finally:
+        release.set()
         await front.stop()
-    served = [a for a in answers if a[0] == 200]
-    refused = [a for a in answers if a[0] == 429]
-    assert (len(served), len(refused)) == (2, 8)
-    assert SlowContainer.most == 2  # never more in a container than it has
-    assert all(seconds < 0.5 for _, seconds, _ in refused)  # the bound, not the 1 s job
+    assert [status for status, _, _ in refused] == [429] * 8
+    assert sorted(status for status, _, _ in answers) == [200, 200] + [429] * 8
+    assert [c.most for c in containers] == [1, 1]  # never more in a container than it has
     assert {headers["x-amzn-ErrorType"] for _, _, headers in refused} == {
         "TooManyRequestsException"
     }
     assert all(headers["Access-Control-Allow-Origin"] == "*" for _, _, headers in refused)
 
 
-async def test_a_request_waits_for_a_container_no_longer_than_the_bound(
+async def test_a_request_waits_for_a_busy_container_within_the_bound(
     http: aiohttp.ClientSession,
 ) -> None:
-    front = ApiGatewayFront([SlowContainer(0.02)], TokenBucket(1000, 1000), max_wait=0.5)
+    release = asyncio.Event()
+    container = HeldContainer(release)
+    front = ApiGatewayFront([container], TokenBucket(1000, 1000), max_wait=60)
     url = await serve(front)
     try:
-        answers = await asyncio.gather(*(timed_get(http, f"{url}/order") for _ in range(5)))
+        tasks = [asyncio.create_task(timed_get(http, f"{url}/order")) for _ in range(5)]
+        async with asyncio.timeout(30):
+            await container.arrived.wait()  # the first is in the container, the rest wait
+        release.set()
+        async with asyncio.timeout(30):
+            answers = await asyncio.gather(*tasks)
     finally:
+        release.set()
         await front.stop()
-    # One container, 20 ms a request: the five are served one after another within the bound.
+    # One container: the five are served one after another, none refused while it was busy.
     assert [status for status, _, _ in answers] == [200] * 5
-    assert max(seconds for _, seconds, _ in answers) < 0.5
+    assert container.most == 1
 
 
 async def test_above_the_stage_rate_requests_are_refused_at_once(
     http: aiohttp.ClientSession,
 ) -> None:
-    front = ApiGatewayFront([SlowContainer(0.0)] * 4, TokenBucket(rate=1, burst=3), max_wait=1.0)
+    release = asyncio.Event()
+    containers = [HeldContainer(release) for _ in range(3)]
+    # A bucket of 3 that does not refill within the test; containers held, waits allowed long.
+    front = ApiGatewayFront(containers, TokenBucket(rate=0.001, burst=3), max_wait=60)
     url = await serve(front)
     try:
-        answers = [await timed_get(http, f"{url}/order") for _ in range(6)]
+        admitted = [asyncio.create_task(timed_get(http, f"{url}/order")) for _ in range(3)]
+        async with asyncio.timeout(30):  # the bucket's three tokens taken, a container each
+            await asyncio.gather(*(c.arrived.wait() for c in containers))
+        extra = [asyncio.create_task(timed_get(http, f"{url}/order")) for _ in range(3)]
+        # Refused while every container holds a request: before, not after, a container.
+        throttled = await answers_while_held(extra, 3)
+        release.set()
+        async with asyncio.timeout(30):
+            served = await asyncio.gather(*admitted)
     finally:
+        release.set()
         await front.stop()
-    assert [status for status, _, _ in answers[:3]] == [200, 200, 200]
-    throttled = [a for a in answers[3:] if a[0] == 429]
-    assert throttled
+    assert [status for status, _, _ in served] == [200, 200, 200]
+    assert [status for status, _, _ in throttled] == [429, 429, 429]
     assert all(headers["x-amzn-ErrorType"] == "ThrottlingException" for _, _, headers in throttled)
-    assert all(seconds < 0.1 for _, seconds, _ in throttled)
 
 
 async def test_a_failed_function_is_a_502_without_detail(http: aiohttp.ClientSession) -> None:

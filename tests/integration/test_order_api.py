@@ -329,9 +329,9 @@ def test_a_transient_error_then_success_is_retried_and_succeeds(
 
 
 def test_retries_stop_at_the_request_budget(stack: Provisioned, faults: FaultProxy) -> None:
-    """An endpoint that never answers in time: the 500 comes inside the budget, not at the
-    Lambda timeout."""
-    faults.inject("PutItem", "slow", delay=10)
+    """An endpoint that never answers in time: the 500 comes at the budget, not after the
+    endpoint's delay nor at the Lambda timeout (bounds with room for a machine 3x slower)."""
+    faults.inject("PutItem", "slow", delay=30)
     api = Api(settings_for(stack, REQUEST_BUDGET_SECONDS="1.5"), faults.url)
     try:
         started = time.monotonic()
@@ -340,7 +340,7 @@ def test_retries_stop_at_the_request_budget(stack: Provisioned, faults: FaultPro
     finally:
         api.close()
     assert response.status == 500
-    assert elapsed < 1.5 + 1.0
+    assert 1.5 <= elapsed < 10
 
 
 def test_order_ids_are_unique(api: Api) -> None:

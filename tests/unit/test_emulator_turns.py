@@ -2,6 +2,7 @@
 
 import threading
 import time
+from collections.abc import Callable
 
 from local.emulator_turns import Turns
 
@@ -16,9 +17,11 @@ def waiter(turns: Turns, foreground: bool, order: list[str], name: str) -> threa
     return thread
 
 
-def wait_until(condition: object, within: float = 2.0) -> None:
+def wait_until(condition: Callable[[], object], within: float = 30.0) -> None:
+    """Polls ``condition`` until it holds; a condition that never holds fails the test."""
     deadline = time.monotonic() + within
-    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
         time.sleep(0.001)
 
 
@@ -39,23 +42,32 @@ def test_a_waiting_foreground_goes_before_a_background_that_came_first() -> None
 def test_a_background_that_has_waited_its_age_is_served_despite_a_stream_of_foregrounds() -> None:
     turns = Turns(age_seconds=0.05)
     stop = threading.Event()
+    taken = [0, 0, 0]
 
-    def foregrounds() -> None:
+    def foregrounds(index: int) -> None:
         while not stop.is_set():
             with turns.turn(foreground=True):
+                taken[index] += 1
                 time.sleep(0.002)
 
-    streams = [threading.Thread(target=foregrounds) for _ in range(3)]
+    streams = [threading.Thread(target=foregrounds, args=(i,)) for i in range(3)]
     for thread in streams:
         thread.start()
-    time.sleep(0.02)
-    started = time.monotonic()
-    with turns.turn(foreground=False):
-        waited = time.monotonic() - started
+    wait_until(lambda: all(taken))  # every stream is taking turns
+    served = threading.Event()
+
+    def background() -> None:
+        with turns.turn(foreground=False):
+            served.set()
+
+    thread = threading.Thread(target=background)
+    thread.start()
+    # Without aging it would wait as long as the foregrounds keep coming: forever.
+    got_its_turn = served.wait(30)
     stop.set()
-    for thread in streams:
-        thread.join(5)
-    assert waited < 0.5
+    for other in (*streams, thread):
+        other.join(30)
+    assert got_its_turn
 
 
 def test_suspended_gives_the_turn_away_while_blocking_and_takes_one_back() -> None:

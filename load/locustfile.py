@@ -40,7 +40,7 @@ SAMPLE_ORDER = json.loads(
 )
 # Users started per second: locust warns that more "sometimes causes issues".
 MAX_SPAWN_RATE = 100
-FIELDS = ("started", "kind", "status", "ms", "order_id", "error")
+FIELDS = ("started", "kind", "status", "ms", "order_id", "error", "refusal")
 
 _samples: list[Sample] = []
 _record: dict[str, Any] = {}
@@ -196,6 +196,7 @@ def record(
         ms=response_time,
         order_id=context.get("order_id", ""),
         error=error,
+        refusal=response.headers.get("x-amzn-ErrorType", "") if status == 429 else "",
     )
     _samples.append(sample)
     _record["writer"].writerow([getattr(sample, name) for name in FIELDS])

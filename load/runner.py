@@ -6,9 +6,13 @@
 2. Every accepted order is then followed until it is stored, emailed and audited, or the
    scenario's completion time (3 minutes) after the run has passed.
 3. ``timeline.png`` plots the run; the summary goes to the console and ``summary.json``.
+4. Against ``orders up`` on this machine, what the run cost the machine (``load.machine``): CPU
+   per order by process, the AWS calls per order, the reference loop. When thresholds were
+   missed only because every API container was busy (429 ``TooManyRequestsException``, not the
+   stage's ``ThrottlingException``), the run says so: it measured this machine, not the API.
 
-Exit code: 0 when every threshold held and every accepted order completed; 1 otherwise; 2 for
-a usage error.
+Exit code: 0 when every threshold held and every accepted order completed; 1 otherwise; 3 when
+what was missed is this machine's capacity alone; 2 for a usage error.
 """
 
 import argparse
@@ -24,12 +28,14 @@ import requests
 from botocore.exceptions import BotoCoreError, ClientError
 
 from load.completion import PEAK_WINDOW, Completion, PipelineReader, wait_for_completion
+from load.machine import MachineCost, MachineMeter, find_orders_up
 from load.plot import read_samples, timeline
 from load.scenarios import Scenario, scenarios
 from load.verdict import VALID_POSTS, Verdict, percentile
 
 LOCUSTFILE = Path(__file__).resolve().with_name("locustfile.py")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+MACHINE_BOUND_EXIT = 3
 
 
 def _locust(args: argparse.Namespace, scenario_json: str, out: Path) -> int:
@@ -113,6 +119,32 @@ def report(verdict: Verdict, completion: Completion | None) -> list[str]:
     return lines
 
 
+def capacity_lines(verdict: Verdict, throttle: float, cost: MachineCost | None) -> list[str]:
+    """What the run says about this machine when thresholds were missed for its capacity."""
+    if not verdict.capacity_bound:
+        return []
+    busiest = cost.busiest if cost is not None else None
+    return [
+        f"  MACHINE: this machine serves about {verdict.accepted_rate:.0f} orders/s here; the "
+        f"stage throttle ({throttle:g}/s) was "
+        + ("never reached" if not verdict.stage_throttled else "reached too")
+        + f": {verdict.capacity_refused} of the 429s were capacity refusals (every API "
+        f"container busy), {verdict.stage_throttled} the stage's",
+        (
+            f"  MACHINE: busiest process: {busiest[0]}, {busiest[1]:.1f} CPU-ms per order"
+            if busiest
+            else "  MACHINE: (run against orders up on this machine to see which process is busiest)"
+        ),
+        *(f"  MACHINE-BOUND: {line}" for line in verdict.capacity_bound),
+    ]
+
+
+def _aws_endpoint(args: argparse.Namespace, local: bool) -> str | None:
+    return args.aws or (
+        os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566") if local else None
+    )
+
+
 def _follow(
     args: argparse.Namespace, local: bool, accepted: set[str], run_ended: float, scenario: Scenario
 ) -> Completion:
@@ -121,8 +153,7 @@ def _follow(
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     reader = PipelineReader(
         env=args.env,
-        aws_endpoint=args.aws
-        or (os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566") if local else None),
+        aws_endpoint=_aws_endpoint(args, local),
         region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         api=None if local else args.host,
         api_key=args.api_key,
@@ -148,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
         f"against {args.host}; reports in {out}",
         flush=True,
     )
+    stack = find_orders_up(urllib.parse.urlsplit(args.host).port or 80) if local else None
+    meter = MachineMeter(stack, _aws_endpoint(args, local)) if stack is not None else None
     code = _locust(args, scenario.model_dump_json(), out)
     verdict_path = out / "verdict.json"
     if not verdict_path.exists():
@@ -172,6 +205,7 @@ def run(args: argparse.Namespace) -> int:
             f"not every accepted order was stored, emailed and audited exactly once within "
             f"{scenario.thresholds.completion_seconds:g} s of the run's end"
         )
+    cost = meter.stop(completion.accepted if completion else len(accepted)) if meter else None
     lines = report(verdict, completion)
     (out / "summary.json").write_text(
         json.dumps(
@@ -179,15 +213,27 @@ def run(args: argparse.Namespace) -> int:
                 "scenario": scenario.model_dump(),
                 "verdict": verdict.model_dump(),
                 "completion": None if completion is None else vars(completion),
+                "machine": None if cost is None else cost.as_json(),
                 "failures": failures,
+                "capacity_bound": verdict.capacity_bound,
             },
             indent=2,
         ),
         encoding="utf-8",
     )
     print("\n".join(lines))
+    if cost is not None:
+        print("\n".join(cost.lines()))
     print(f"  plot: {plot}   locust report: {out / 'report.html'}")
     for failure in failures:
         print(f"  MISSED: {failure}")
-    print("PASS" if not failures else "FAIL", flush=True)
-    return 0 if not failures else 1
+    for line in capacity_lines(verdict, args.throttle, cost):
+        print(line)
+    if failures:
+        print("FAIL", flush=True)
+        return 1
+    if verdict.capacity_bound:
+        print("MACHINE-BOUND: this machine's capacity, not the API, set these figures", flush=True)
+        return MACHINE_BOUND_EXIT
+    print("PASS", flush=True)
+    return 0

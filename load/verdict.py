@@ -14,6 +14,10 @@ from load.scenarios import Scenario
 
 VALID_POSTS = ("order", "retry")
 SETTLE_SECONDS = 3.0  # the start of a stage, while the rate changes, is left out of its figures
+# What a 429 says in x-amzn-ErrorType: the stage's throttle, or no function container free
+# (Lambda's concurrency limit on AWS; on one machine, the machine's capacity).
+STAGE_THROTTLE = "ThrottlingException"
+CAPACITY_REFUSAL = "TooManyRequestsException"
 
 
 class Sample(BaseModel):
@@ -25,6 +29,7 @@ class Sample(BaseModel):
     ms: float
     order_id: str = ""
     error: str = ""  # a contract the answer broke, or the network failure
+    refusal: str = ""  # a 429's x-amzn-ErrorType
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -63,10 +68,15 @@ class Verdict(BaseModel):
     stages: list[StageFigures]
     knee: StageFigures | None
     failures: list[str]
+    stage_throttled: int = 0  # 429s of the stage's throttle
+    capacity_refused: int = 0  # 429s because no container was free
+    # Thresholds missed because the containers were all busy, not because of the API: the
+    # machine's capacity, below the stage throttle (empty when nothing was refused so).
+    capacity_bound: list[str] = []
 
     @property
     def passed(self) -> bool:
-        return not self.failures
+        return not self.failures and not self.capacity_bound
 
 
 @dataclass
@@ -143,35 +153,50 @@ def judge(samples: list[Sample], scenario: Scenario, began: float) -> Verdict:
         stages=stages,
         knee=served[-1] if served and len(stages) > 1 else None,
         failures=[],
+        stage_throttled=sum(s.status == 429 and s.refusal == STAGE_THROTTLE for s in samples),
+        capacity_refused=sum(s.status == 429 and s.refusal == CAPACITY_REFUSAL for s in samples),
     )
-    verdict.failures = _missed(verdict, scenario)
+    for machine_bound, line in _missed(verdict, scenario):
+        if machine_bound and verdict.capacity_refused:
+            verdict.capacity_bound.append(line)
+        else:
+            verdict.failures.append(line)
     return verdict
 
 
-def _missed(verdict: Verdict, scenario: Scenario) -> list[str]:
+def _missed(verdict: Verdict, scenario: Scenario) -> list[tuple[bool, str]]:
+    """The thresholds missed, each with whether a machine short of capacity misses it too (how
+    much is accepted, how fast it and the refusals are answered); errors and "no order was
+    accepted" are failures on any machine."""
     limits = scenario.thresholds
-    missed = []
+    missed: list[tuple[bool, str]] = []
     if verdict.errors > limits.max_errors:
         missed.append(
-            f"{verdict.errors} errors (5xx, timeouts, dropped connections or wrong answers; "
-            f"at most {limits.max_errors}): {'; '.join(verdict.error_examples)}"
+            (
+                False,
+                f"{verdict.errors} errors (5xx, timeouts, dropped connections or wrong answers; "
+                f"at most {limits.max_errors}): {'; '.join(verdict.error_examples)}",
+            )
         )
     if verdict.accepted == 0:
-        missed.append("no order was accepted")
+        missed.append((False, "no order was accepted"))
     share, got = limits.min_accepted_share, verdict.accepted_share
     if share is not None and got is not None and got < share:
-        missed.append(f"accepted {got:.2%} of the orders (at least {share:.0%})")
+        missed.append((True, f"accepted {got:.2%} of the orders (at least {share:.0%})"))
     limit, p95 = limits.max_p95_accepted_ms, verdict.p95_accepted_ms
     if limit is not None and p95 is not None and p95 > limit:
-        missed.append(f"accepted orders' p95 {p95:.1f} ms (at most {limit:g} ms)")
+        missed.append((True, f"accepted orders' p95 {p95:.1f} ms (at most {limit:g} ms)"))
     limit, p95 = limits.max_p95_throttled_ms, verdict.p95_throttled_ms
     if limit is not None and p95 is not None and p95 > limit:
-        missed.append(f"429 answers' p95 {p95:.1f} ms (at most {limit:g} ms)")
+        missed.append((True, f"429 answers' p95 {p95:.1f} ms (at most {limit:g} ms)"))
     if limits.accepted_rate is not None:
         expected, tolerance = limits.accepted_rate
         if abs(verdict.accepted_rate - expected) > tolerance * expected:
             missed.append(
-                f"accepted {verdict.accepted_rate:.1f} orders/s "
-                f"(expected {expected:g}/s ± {tolerance:.0%})"
+                (
+                    True,
+                    f"accepted {verdict.accepted_rate:.1f} orders/s "
+                    f"(expected {expected:g}/s ± {tolerance:.0%})",
+                )
             )
     return missed

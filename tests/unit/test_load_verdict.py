@@ -5,8 +5,10 @@ import argparse
 import pytest
 
 from load import cli as load_cli
+from load.machine import MachineCost, find_orders_up, role_of
+from load.runner import capacity_lines
 from load.scenarios import Mix, Scenario, Stage, Thresholds, scenarios
-from load.verdict import Sample, judge, percentile
+from load.verdict import CAPACITY_REFUSAL, STAGE_THROTTLE, Sample, judge, percentile
 
 BEGAN = 1_000_000.0
 
@@ -18,6 +20,7 @@ def run(
     ms: float = 10.0,
     kind: str = "order",
     start: float = 0.0,
+    refusal: str = "",
 ) -> list[Sample]:
     """``rate`` requests a second for ``seconds``, evenly spread, all answered alike."""
     return [
@@ -27,6 +30,7 @@ def run(
             status=status,
             ms=ms,
             order_id=f"o{start}-{n}" if status == 200 else "",
+            refusal=refusal,
         )
         for n in range(seconds * rate)
     ]
@@ -130,3 +134,52 @@ def test_orders_load_without_its_extra_says_which_in_one_line(
         "orders load needs a_package_that_is_not_installed: "
         "pip install 'order-pipeline[load]' (or the dev extra)"
     ]
+
+
+CAPACITY = Thresholds(min_accepted_share=0.99, max_p95_accepted_ms=50, max_p95_throttled_ms=50)
+
+
+def test_thresholds_missed_for_want_of_containers_are_the_machines_not_the_apis() -> None:
+    samples = run(20, 45, ms=80.0) + run(20, 5, status=429, ms=100.0, refusal=CAPACITY_REFUSAL)
+    verdict = judge(samples, scenario(CAPACITY), BEGAN)
+    assert not verdict.passed
+    assert verdict.failures == []
+    assert len(verdict.capacity_bound) == 3
+    assert (verdict.capacity_refused, verdict.stage_throttled) == (100, 0)
+    cost = MachineCost(10, [150.0, 150.0], {"emulator": 30.0, "API containers": 6.0}, {})
+    lines = capacity_lines(verdict, 100.0, cost)
+    assert "this machine serves about 45 orders/s" in lines[0]
+    assert "stage throttle (100/s) was never reached" in lines[0]
+    assert "busiest process: emulator, 30.0 CPU-ms per order" in lines[1]
+
+
+def test_the_stage_throttle_and_errors_stay_failures_whatever_the_capacity() -> None:
+    samples = (
+        run(20, 45, ms=80.0)
+        + run(20, 5, status=429, ms=100.0, refusal=STAGE_THROTTLE)
+        + run(1, 1, status=502)
+    )
+    verdict = judge(samples, scenario(CAPACITY), BEGAN)
+    assert verdict.capacity_bound == []
+    assert any("errors" in failure for failure in verdict.failures)
+    assert any("accepted 89" in failure for failure in verdict.failures)
+    with_capacity = judge(
+        samples + run(1, 1, status=429, refusal=CAPACITY_REFUSAL, start=5),
+        scenario(CAPACITY),
+        BEGAN,
+    )
+    assert any("errors" in failure for failure in with_capacity.failures)
+    assert capacity_lines(verdict, 100.0, None) == []
+
+
+def test_processes_are_told_apart_by_their_command_lines() -> None:
+    python = "/repo/.venv/bin/python"
+    assert role_of([python, "-m", "local.emulator_server", "--port", "4566"]) == "emulator"
+    assert role_of([python, "-m", "local.lambda_container", "api.handler:handler", "order-api",
+                    "30", "var/logs/functions.log"]) == "API containers"  # fmt: skip
+    assert role_of([python, "/repo/.venv/bin/orders", "up", "--demo"]) == "front (orders up itself)"
+    assert role_of(["/usr/bin/bash"]) == "other"
+
+
+def test_no_orders_up_on_a_port_nothing_serves() -> None:
+    assert find_orders_up(1) is None

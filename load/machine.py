@@ -20,11 +20,13 @@ import psutil
 SAMPLE_SECONDS = 0.5
 DEFAULT_PORT = 8000  # orders up's, when its command line names none
 ROLES = {  # a word of a process's command line → the role it plays
-    "local.emulator_server": "emulator",
+    "local.aws.server": "emulator",
+    "local.emulator_server": "emulator",  # trees before local/ had sub-packages
     "order-api": "API containers",
     "order-publisher": "publisher container",
     "email-consumer": "email containers",
     "audit-consumer": "audit containers",
+    "local.lambda_runtime.consumer_fleet": "fleet (pollers, SMTP sink)",
     "local.consumer_fleet": "fleet (pollers, SMTP sink)",
     "local.cli": "front (orders up itself)",
     "orders": "front (orders up itself)",

@@ -17,12 +17,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from contracts.types import UUID4_PATTERN
 from load import cli as load_cli
-from local import operations, republish, smoke
+from local.aws.emulator import EmulatorError
+from local.aws.resources import ResourceNames
 from local.child_process import ChildFailed
-from local.emulator import EmulatorError
-from local.lambda_container import FunctionFailed
-from local.operations import Target
-from local.resources import ResourceNames
+from local.commands import operations, republish, smoke
+from local.commands.operations import Target
+from local.lambda_runtime.container import FunctionFailed
 from runtime.aws import AwsClients
 from runtime.config import ConfigError
 

@@ -13,15 +13,15 @@ from typing import Any, TextIO, TypeVar
 import aiohttp
 
 from api.config import ApiSettings
-from local.apigateway import proxy_event
-from local.consumer_fleet import ConsumerProcess, FleetConfig
-from local.emulator import MotoProcess
-from local.http_front import ApiGatewayFront
-from local.lambda_container import LambdaContainer
-from local.operations import Steps
-from local.provision import Provisioned, provision
-from local.resources import ResourceNames
-from local.throttle import TokenBucket
+from local.aws.emulator import MotoProcess
+from local.aws.provision import Provisioned, provision
+from local.aws.resources import ResourceNames
+from local.commands.operations import Steps
+from local.gateway.front import ApiGatewayFront
+from local.gateway.proxy_event import proxy_event
+from local.gateway.throttle import TokenBucket
+from local.lambda_runtime.consumer_fleet import ConsumerProcess, FleetConfig
+from local.lambda_runtime.container import LambdaContainer
 from runtime.aws import AwsClients
 from runtime.config import load_settings
 from runtime.functions import ORDER_API
@@ -48,7 +48,7 @@ class StackOptions:
     port: int = 8000
     aws_port: int = 4566
     outbox: Path = Path("var/outbox")
-    # Where the outbox's stream reader keeps its position (``local.stream_source``).
+    # Where the outbox's stream reader keeps its position (``local.lambda_runtime.stream_source``).
     stream_position: Path = Path("var/stream-position.json")
     log_dir: Path = Path("var/logs")
     env_name: str = "dev"

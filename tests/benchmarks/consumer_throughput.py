@@ -24,8 +24,8 @@ from pathlib import Path
 from consumers.audit.handler import logger as audit_logger
 from consumers.email.handler import logger as email_logger
 from contracts.sample_data import sample
-from local.emulator import MotoProcess
-from local.smtp_sink import SmtpSink
+from local.aws.emulator import MotoProcess
+from local.mail.smtp_sink import SmtpSink
 from tests.support.aws import new_stack
 from tests.support.consumers import Consumers
 from tests.support.moto_server import free_port

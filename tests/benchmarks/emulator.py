@@ -24,9 +24,9 @@ from typing import Any
 from aiobotocore.config import AioConfig
 
 from contracts.sample_data import sample
-from local.emulator import MotoProcess
-from local.provision import Provisioned, provision
-from local.resources import ResourceNames
+from local.aws.emulator import MotoProcess
+from local.aws.provision import Provisioned, provision
+from local.aws.resources import ResourceNames
 from runtime.aws import DEFAULT_CONFIG, AwsClients
 from tests.support.moto_server import free_port
 from tests.support.polling import eventually
@@ -92,7 +92,7 @@ async def measure(
 
 
 class StockMoto:
-    """moto's own server, as ``orders up`` ran it before ``local.emulator_server``."""
+    """moto's own server, as ``orders up`` ran it before ``local.aws.server``."""
 
     def __init__(self) -> None:
         self.port = free_port()

@@ -28,9 +28,9 @@ import psutil
 from api.order_items import order_item
 from contracts.order import Order
 from contracts.sample_data import sample
-from local.emulator import MotoProcess
-from local.provision import Provisioned, provision
-from local.resources import ResourceNames
+from local.aws.emulator import MotoProcess
+from local.aws.provision import Provisioned, provision
+from local.aws.resources import ResourceNames
 from runtime.aws import AwsClients
 from tests.benchmarks.reference_loop import loop_ms
 from tests.support.moto_server import free_port

@@ -26,9 +26,9 @@ from pathlib import Path
 import aiohttp
 
 from contracts.sample_data import sample, sample_text
-from local.emulator import MotoProcess
-from local.provision import provision
-from local.resources import ResourceNames
+from local.aws.emulator import MotoProcess
+from local.aws.provision import provision
+from local.aws.resources import ResourceNames
 from runtime.aws import AwsClients
 from tests.support.moto_server import free_port
 from tests.support.stack_process import StackProcess, start_orders_up

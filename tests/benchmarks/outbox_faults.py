@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from local.emulator import MotoProcess
+from local.aws.emulator import MotoProcess
 from tests.benchmarks.reference_loop import loop_ms
 from tests.e2e.test_outbox_faults import Pipeline, offer_orders, p95, wait_for_the_pipeline
 from tests.support.fault_proxy import FaultProxy

@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
-from local.provision import provision
-from local.resources import ResourceNames
+from local.aws.provision import provision
+from local.aws.resources import ResourceNames
 from runtime.aws import AwsClients
 from runtime.functions import FUNCTIONS
 from tests.support.cfn import Resolver, resources

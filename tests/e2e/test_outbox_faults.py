@@ -29,7 +29,7 @@ import pytest
 import requests
 
 from contracts.sample_data import sample
-from local.emulator import MotoProcess
+from local.aws.emulator import MotoProcess
 from tests.support.fault_proxy import FaultProxy
 from tests.support.moto_server import free_port
 from tests.support.polling import eventually
@@ -87,7 +87,7 @@ class Pipeline:
                 command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if b"local.lambda_container" in command and entry.encode() in command:
+            if b"local.lambda_runtime.container" in command and entry.encode() in command:
                 found.append(pid)
         return found
 

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from contracts.sample_data import sample
-from local.smtp_sink import SmtpSink
+from local.mail.smtp_sink import SmtpSink
 from tests.support.aws import Boto
 from tests.support.fault_proxy import FaultProxy
 from tests.support.moto_server import MotoServer

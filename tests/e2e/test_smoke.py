@@ -67,7 +67,7 @@ def _consumers(pid: int) -> list[int]:
             command = Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"local.consumer_fleet" in command:
+        if b"local.lambda_runtime.consumer_fleet" in command:
             return [child, *descendants(child)]
     return []
 

@@ -2,7 +2,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.provision import Provisioned
+from local.aws.provision import Provisioned
 from tests.support.api import Api, settings_for
 from tests.support.aws import Boto, new_stack
 from tests.support.fault_proxy import FaultProxy

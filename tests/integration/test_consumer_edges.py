@@ -13,8 +13,8 @@ from consumers.audit.handler import logger as audit_logger
 from consumers.email.handler import EmailSettings
 from consumers.email.handler import logger as email_logger
 from contracts.sample_data import sample
-from local.provision import Provisioned
-from local.smtp_sink import SmtpSink
+from local.aws.provision import Provisioned
+from local.mail.smtp_sink import SmtpSink
 from runtime.config import ConfigError, load_settings
 from tests.integration.test_observability import emf_metrics
 from tests.support.api import captured_logs

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from contracts.schemas import load
-from local.provision import Provisioned
-from local.smtp_sink import SmtpSink
+from local.aws.provision import Provisioned
+from local.mail.smtp_sink import SmtpSink
 from tests.support.aws import Boto, new_stack
 from tests.support.consumers import Consumers
 from tests.support.moto_server import MotoServer

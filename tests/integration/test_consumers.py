@@ -14,8 +14,8 @@ import pytest
 
 from consumers.dead_letters import DeadLetterQueue
 from contracts.sample_data import sample
-from local.provision import Provisioned
-from local.smtp_sink import SmtpSink
+from local.aws.provision import Provisioned
+from local.mail.smtp_sink import SmtpSink
 from tests.support.aws import Boto
 from tests.support.consumers import Consumers, on_dead_letters
 from tests.support.fault_proxy import FaultProxy

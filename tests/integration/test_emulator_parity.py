@@ -1,4 +1,4 @@
-"""The emulator's SQS (``local.sqs_indexes`` inside ``local.emulator_server``) behaves as moto's
+"""The emulator's SQS (``local.aws.sqs_indexes`` inside ``local.aws.server``) behaves as moto's
 own server does: the same calls, over HTTP, against both, with the same answers.
 
 Both are real servers: moto's ``ThreadedMotoServer`` (the session's, unpatched) and the
@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from local.emulator import MotoProcess
+from local.aws.emulator import MotoProcess
 from tests.support.moto_server import MotoServer, free_port
 from tests.support.polling import eventually
 

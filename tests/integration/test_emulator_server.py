@@ -15,10 +15,10 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ReadTimeoutError
 
-from local.emulator import EmulatorError, MotoProcess
-from local.emulator_server import EmulatorServer
-from local.emulator_turns import Turns
-from local.sqs_indexes import UnsupportedMoto, check_moto_version
+from local.aws.emulator import EmulatorError, MotoProcess
+from local.aws.server import EmulatorServer
+from local.aws.sqs_indexes import UnsupportedMoto, check_moto_version
+from local.aws.turns import Turns
 from tests.support.commands import run
 from tests.support.moto_server import free_port
 
@@ -95,7 +95,7 @@ def test_the_emulator_refuses_to_start_on_another_moto_version() -> None:
     port = free_port()
     code = (
         "import sys, moto; moto.__version__ = '9.9.9'\n"
-        "from local.emulator_server import main\n"
+        "from local.aws.server import main\n"
         f"sys.exit(main(['--port', '{port}']))\n"
     )
     result = run(sys.executable, "-c", code)

@@ -14,9 +14,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from local.http_front import ApiGatewayFront
-from local.lambda_container import FunctionFailed
-from local.throttle import TokenBucket
+from local.gateway.front import ApiGatewayFront
+from local.gateway.throttle import TokenBucket
+from local.lambda_runtime.container import FunctionFailed
 from runtime.lambda_context import LocalLambdaContext
 from tests.support.moto_server import free_port
 

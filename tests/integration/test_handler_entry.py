@@ -10,7 +10,7 @@ import pytest
 
 from api import handler as entry
 from contracts.sample_data import sample
-from local.provision import Provisioned
+from local.aws.provision import Provisioned
 from runtime.lambda_context import LocalLambdaContext
 from tests.support.moto_server import MotoServer
 

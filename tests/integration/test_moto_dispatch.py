@@ -1,5 +1,5 @@
 """The emulator answers as moto's own server does, now that it calls moto's handlers without
-Flask (``local.moto_dispatch``), and it counts the calls it serves.
+Flask (``local.aws.moto_dispatch``), and it counts the calls it serves.
 
 The same raw HTTP requests go to moto's ``ThreadedMotoServer`` (Flask, unpatched) and to the
 emulator process; status, headers and body must match, apart from what differs between any two
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from local.emulator import MotoProcess
+from local.aws.emulator import MotoProcess
 from tests.support.moto_server import MotoServer, free_port
 
 SERVER_HEADERS = {"date", "server", "connection", "content-length", "keep-alive"}

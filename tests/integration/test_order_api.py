@@ -15,8 +15,8 @@ from jsonschema import Draft202012Validator
 
 from contracts.sample_data import sample
 from contracts.schemas import load
-from local.apigateway import proxy_event
-from local.provision import Provisioned
+from local.aws.provision import Provisioned
+from local.gateway.proxy_event import proxy_event
 from tests.support.api import Api, settings_for
 from tests.support.aws import Boto
 from tests.support.fault_proxy import FaultProxy

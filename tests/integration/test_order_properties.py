@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from local.provision import Provisioned
+from local.aws.provision import Provisioned
 from tests.support.api import Api, settings_for
 from tests.support.aws import Boto, new_stack
 from tests.support.moto_server import MotoServer

@@ -13,9 +13,9 @@ import pytest
 
 from api.order_items import order_from_item
 from contracts.events import OrderCreated
-from local.emulator import MotoProcess
-from local.provision import Provisioned
-from local.stream_source import PositionFile, StreamEventSource
+from local.aws.emulator import MotoProcess
+from local.aws.provision import Provisioned
+from local.lambda_runtime.stream_source import PositionFile, StreamEventSource
 from runtime.aws import AwsClients
 from tests.integration.test_order_api import spec_order
 from tests.support.api import Api, settings_for
@@ -211,7 +211,7 @@ def test_a_failed_invocation_gets_the_same_batch_again(
 def test_the_emulator_bounds_shard_iterators_and_an_expired_one_is_recovered(
     tmp_path: Path,
 ) -> None:
-    """Against the emulator's own moto (``local.stream_iterators``): an unknown iterator is
+    """Against the emulator's own moto (``local.aws.stream_iterators``): an unknown iterator is
     ExpiredIteratorException, not a 500, and the reader renews it from its position."""
     emulator = MotoProcess("127.0.0.1", free_port())
     emulator.start()

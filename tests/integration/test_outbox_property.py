@@ -4,7 +4,7 @@ reader has caught up, every stored order was published at least once.
 
 Real components: the Order API handler and the publisher handler against a moto server over
 HTTP, SNS failures injected on the wire by the fault proxy in front of the publisher, and the
-stream read through ``local.stream_source`` with its position file. A crash is the publisher
+stream read through ``local.lambda_runtime.stream_source`` with its position file. A crash is the publisher
 raising after or before its work (its container dying mid-batch or at once), which Lambda's
 mapping and the local reader answer alike: the same batch again.
 """
@@ -24,8 +24,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from local.provision import Provisioned
-from local.stream_source import PositionFile, StreamEventSource
+from local.aws.provision import Provisioned
+from local.lambda_runtime.stream_source import PositionFile, StreamEventSource
 from runtime.aws import AwsClients
 from runtime.loop import LoopRunner
 from tests.integration.test_order_api import spec_order

@@ -6,10 +6,10 @@ import threading
 import time
 from typing import Any
 
-from local.event_source import SqsEventSource
-from local.lambda_container import in_thread
-from local.pollers import QueuePoller
-from local.provision import Provisioned
+from local.aws.provision import Provisioned
+from local.lambda_runtime.container import in_thread
+from local.lambda_runtime.event_source import SqsEventSource
+from local.lambda_runtime.pollers import QueuePoller
 from runtime.aws import AwsClients, long_poll_config
 from tests.support.aws import Boto
 from tests.support.moto_server import MotoServer

@@ -11,7 +11,7 @@ import aiosmtplib
 import pytest
 
 from consumers.email.transport import SmtpCredentials, SmtpTransport
-from local.smtp_sink import SmtpSink
+from local.mail.smtp_sink import SmtpSink
 
 
 @pytest.fixture

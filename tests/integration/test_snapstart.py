@@ -18,7 +18,7 @@ from botocore.loaders import JSONFileLoader
 
 from consumers.audit.handler import AuditFunction
 from contracts.sample_data import sample_text
-from local.provision import Provisioned
+from local.aws.provision import Provisioned
 from runtime.aws import AwsClients
 from runtime.snapstart import register_snapstart_hooks
 from tests.support.api import Api, settings_for

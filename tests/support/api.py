@@ -13,8 +13,8 @@ from aws_lambda_powertools import Logger
 from api.config import ApiSettings
 from api.handler import OrderApiFunction, make_handler
 from api.observability import logger
-from local.apigateway import proxy_event
-from local.provision import Provisioned
+from local.aws.provision import Provisioned
+from local.gateway.proxy_event import proxy_event
 from runtime.aws import AwsClients
 from runtime.lambda_context import LocalLambdaContext
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import boto3
 
-from local.provision import Provisioned, provision
-from local.resources import ResourceNames
+from local.aws.provision import Provisioned, provision
+from local.aws.resources import ResourceNames
 from runtime.aws import AwsClients
 
 

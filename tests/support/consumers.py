@@ -11,10 +11,10 @@ from consumers.email.handler import EmailFunction, EmailSettings
 from consumers.email.handler import logger as email_logger
 from consumers.email.handler import metrics as email_metrics
 from consumers.function import make_handler
-from local.event_source import BatchOutcome, SqsEventSource
-from local.lambda_container import in_thread
-from local.provision import Provisioned, QueueEndpoints
-from local.smtp_sink import SmtpSink
+from local.aws.provision import Provisioned, QueueEndpoints
+from local.lambda_runtime.container import in_thread
+from local.lambda_runtime.event_source import BatchOutcome, SqsEventSource
+from local.mail.smtp_sink import SmtpSink
 from runtime.aws import AwsClients
 from runtime.loop import LoopRunner
 

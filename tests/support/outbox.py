@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from api.publisher_function import OrderPublisherFunction, PublisherSettings, make_handler
-from local.lambda_container import in_thread
-from local.provision import Provisioned
-from local.stream_source import PositionFile, StreamBatch, StreamEventSource
+from local.aws.provision import Provisioned
+from local.lambda_runtime.container import in_thread
+from local.lambda_runtime.stream_source import PositionFile, StreamBatch, StreamEventSource
 from runtime.aws import AwsClients
 
 

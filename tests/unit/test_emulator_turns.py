@@ -4,7 +4,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from local.emulator_turns import Turns
+from local.aws.turns import Turns
 
 
 def waiter(turns: Turns, foreground: bool, order: list[str], name: str) -> threading.Thread:

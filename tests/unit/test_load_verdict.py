@@ -174,8 +174,8 @@ def test_the_stage_throttle_and_errors_stay_failures_whatever_the_capacity() -> 
 
 def test_processes_are_told_apart_by_their_command_lines() -> None:
     python = "/repo/.venv/bin/python"
-    assert role_of([python, "-m", "local.emulator_server", "--port", "4566"]) == "emulator"
-    assert role_of([python, "-m", "local.lambda_container", "api.handler:handler", "order-api",
+    assert role_of([python, "-m", "local.aws.server", "--port", "4566"]) == "emulator"
+    assert role_of([python, "-m", "local.lambda_runtime.container", "api.handler:handler", "order-api",
                     "30", "var/logs/functions.log"]) == "API containers"  # fmt: skip
     assert role_of([python, "/repo/.venv/bin/orders", "up", "--demo"]) == "front (orders up itself)"
     assert role_of(["/usr/bin/bash"]) == "other"

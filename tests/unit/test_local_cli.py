@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from local.cli import parser
-from local.progress import StepProgress
-from local.throttle import TokenBucket
+from local.commands.progress import StepProgress
+from local.gateway.throttle import TokenBucket
 
 
 @pytest.mark.parametrize(

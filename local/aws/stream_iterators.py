@@ -10,7 +10,7 @@ poller uses only its latest), and an iterator that is no longer known is answere
 answers an old one: ``ExpiredIteratorException`` (400), after which a reader asks for a new
 iterator from its position. Every other answer is moto's.
 
-Written against moto 5.2.5 (``local.sqs_indexes.check_moto_version`` guards both modules).
+Written against moto 5.2.5 (``local.aws.sqs_indexes.check_moto_version`` guards both modules).
 """
 
 from collections import OrderedDict

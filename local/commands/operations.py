@@ -12,8 +12,8 @@ from consumers.audit.writer import ORDER_ID_INDEX
 from consumers.dead_letters import DeadLetterQueue
 from consumers.email.ledger import ledger_key
 from contracts.sample_data import sample
-from local.progress import StepProgress
-from local.resources import ResourceNames
+from local.aws.resources import ResourceNames
+from local.commands.progress import StepProgress
 from runtime.aws import AwsClients
 from runtime.logs import mask_emails
 from runtime.retry import RetryPolicy

@@ -1,4 +1,4 @@
-"""Create the resources of ``local.resources`` on an AWS endpoint, idempotently.
+"""Create the resources of ``local.aws.resources`` on an AWS endpoint, idempotently.
 
 Running it twice changes nothing; running it against an endpoint where some resources exist
 converges them to the declared settings.
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from local.resources import (
+from local.aws.resources import (
     ORDERS_STREAM,
     QueueSpec,
     ResourceNames,

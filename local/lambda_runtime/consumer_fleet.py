@@ -1,7 +1,7 @@
 """The event side of ``orders up``, in a process of its own: the SMTP sink; the outbox's
 stream reader, which feeds the order publisher from the Orders table's stream; and the pollers
 that feed the Email and Audit functions from their queues; one container process
-(``local.lambda_container``) per poller.
+(``local.lambda_runtime.container``) per poller.
 
 At a lower priority (``nice`` +10, which its containers inherit), because the consumers must not
 starve ingest: on AWS the API and the consumers scale apart and SQS is the buffer between them.
@@ -9,7 +9,7 @@ Here, when the machine is busy, the API is served first, the queues hold the bac
 consumers drain it when there is room. In one process with the API they shared its GIL, and a
 backlog slowed every answer the API gave.
 
-    python -m local.consumer_fleet CONFIG_JSON     (started by ``ConsumerProcess``)
+    python -m local.lambda_runtime.consumer_fleet CONFIG_JSON     (started by ``ConsumerProcess``)
 """
 
 import asyncio
@@ -23,13 +23,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from local.aws.provision import Provisioned, QueueEndpoints
 from local.child_process import ChildProcess, announce_ready, hold_lifeline
-from local.event_source import SqsEventSource
-from local.lambda_container import FunctionFailed, LambdaContainer
-from local.pollers import QueuePoller
-from local.provision import Provisioned, QueueEndpoints
-from local.smtp_sink import SmtpSink
-from local.stream_source import PositionFile, StreamEventSource, StreamPoller
+from local.lambda_runtime.container import FunctionFailed, LambdaContainer
+from local.lambda_runtime.event_source import SqsEventSource
+from local.lambda_runtime.pollers import QueuePoller
+from local.lambda_runtime.stream_source import PositionFile, StreamEventSource, StreamPoller
+from local.mail.smtp_sink import SmtpSink
 from runtime.aws import AwsClients, long_poll_config
 from runtime.functions import AUDIT_CONSUMER, EMAIL_CONSUMER, ORDER_PUBLISHER, LambdaFunction
 
@@ -195,7 +195,7 @@ async def _serve(config: FleetConfig) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m local.consumer_fleet CONFIG_JSON", file=sys.stderr)
+        print("usage: python -m local.lambda_runtime.consumer_fleet CONFIG_JSON", file=sys.stderr)
         return 2
     config = FleetConfig.model_validate_json(args[0])
     with contextlib.suppress(OSError):  # a platform without nice still runs, unprioritised
@@ -215,7 +215,7 @@ class ConsumerProcess:
     def __init__(self, config: FleetConfig):
         self._child = ChildProcess(
             "the consumers",
-            [sys.executable, "-m", "local.consumer_fleet", config.model_dump_json()],
+            [sys.executable, "-m", "local.lambda_runtime.consumer_fleet", config.model_dump_json()],
             config.log_dir / "consumers.log",
         )
 

@@ -22,7 +22,7 @@ Behaviour is moto's: the same order, receive counts, visibility rules, redrive t
 dead-letter queue after ``maxReceiveCount`` receives, graceful repeated deletes,
 ``ReceiptHandleIsInvalid`` for unknown handles, the same quirks (a receive with visibility 0
 leaves the message's visibility as it was). FIFO queues keep moto's own receive. Only the
-emulator process installs this (``local.emulator_server``); tests compare it with moto's own
+emulator process installs this (``local.aws.server``); tests compare it with moto's own
 server over HTTP (``tests/integration/test_emulator_parity.py``).
 
 Written against moto 5.2.5: ``install()`` refuses any other version, since each replaced
@@ -51,7 +51,7 @@ class UnsupportedMoto(RuntimeError):
 def check_moto_version(version: str = moto.__version__) -> None:
     if version not in WRITTEN_FOR_MOTO:
         raise UnsupportedMoto(
-            f"local.sqs_indexes replaces parts of moto {', '.join(WRITTEN_FOR_MOTO)}'s SQS, "
+            f"local.aws.sqs_indexes replaces parts of moto {', '.join(WRITTEN_FOR_MOTO)}'s SQS, "
             f"but moto {version} is installed: compare Queue.delete_message, "
             "SQSBackend.receive_message and SQSBackend.change_message_visibility with that "
             "version's, adapt the module, then add the version to WRITTEN_FOR_MOTO"

@@ -20,7 +20,7 @@ Flask as before.
 Also cached: the list of a response class's method names, which moto builds with
 ``inspect.getmembers`` on every request to check that the action exists.
 
-Written against moto 5.2.5 (``local.sqs_indexes.check_moto_version`` guards every fix module).
+Written against moto 5.2.5 (``local.aws.sqs_indexes.check_moto_version`` guards every fix module).
 """
 
 import functools

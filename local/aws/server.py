@@ -1,6 +1,6 @@
 """The emulator process: moto's WSGI application, served one request at a time, the API's first.
 
-    python -m local.emulator_server --host 127.0.0.1 --port 4566
+    python -m local.aws.server --host 127.0.0.1 --port 4566
 
 Why not ``python -m moto.server``: it serves through werkzeug's development server, which
 answers every request with ``Connection: close``, so each AWS call opened a TCP connection and
@@ -23,7 +23,7 @@ API's. With this the consumers slow down under ingest load, the queues hold the 
 the consumers drain it when there is room, never waiting past their timeouts.
 
 The one kind of request that blocks, an SQS ReceiveMessage (a long poll waits up to 20 s), runs
-on a thread instead, taking turns with the loop (``local.emulator_turns``) and giving up its turn
+on a thread instead, taking turns with the loop (``local.aws.turns``) and giving up its turn
 while it waits. moto's request router matches the ``Host`` it derives from each request against
 every service's URL patterns; ``RoutedOnce`` remembers the answer per host name.
 
@@ -35,9 +35,9 @@ latency spike every ~15 s). Every second, what has survived is frozen out of the
 
 It counts the AWS calls it serves by ``service.Action``; ``GET /_emulator/calls`` answers the
 counts so far (what a benchmark divides by the orders it sent). moto's own handlers run
-without Flask around them (``local.moto_dispatch``).
+without Flask around them (``local.aws.moto_dispatch``).
 
-Started by ``local.emulator.MotoProcess`` on a lifeline (``local.child_process``): it exits when
+Started by ``local.aws.emulator.MotoProcess`` on a lifeline (``local.child_process``): it exits when
 ``orders up`` does.
 """
 
@@ -60,9 +60,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from local import moto_dispatch, sqs_indexes, stream_iterators
+from local.aws import moto_dispatch, sqs_indexes, stream_iterators
+from local.aws.turns import AGE_SECONDS, Turns
 from local.child_process import announce_ready, hold_lifeline
-from local.emulator_turns import AGE_SECONDS, Turns
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -369,7 +369,7 @@ async def _serve(host: str, port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.emulator_server")
+    parser = argparse.ArgumentParser(prog="python -m local.aws.server")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument(

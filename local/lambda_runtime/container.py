@@ -16,7 +16,7 @@ The protocol is one JSON line each way on the child's stdin and stdout: ``{"even
 (``orders up`` stopped, or died), the child exits. The child's own stdout (Powertools' log lines
 and EMF metrics) goes to ``functions.log``, as CloudWatch would collect it.
 
-    python -m local.lambda_container MODULE:ATTRIBUTE FUNCTION_NAME TIMEOUT_SECONDS LOG_FILE
+    python -m local.lambda_runtime.container MODULE:ATTRIBUTE FUNCTION_NAME TIMEOUT_SECONDS LOG_FILE
 """
 
 import asyncio
@@ -77,7 +77,7 @@ class LambdaContainer:
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "local.lambda_container",
+                "local.lambda_runtime.container",
                 self._entry,
                 self.function_name,
                 str(self.timeout),

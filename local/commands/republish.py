@@ -16,7 +16,7 @@ from api.outbox import NotAnOrder, event_from_record
 from api.publisher import MAX_ENTRIES, EventPublisher
 from contracts.events import OrderCreated
 from contracts.types import format_timestamp
-from local.resources import ResourceNames
+from local.aws.resources import ResourceNames
 from runtime.aws import AwsClients
 from runtime.retry import RetryPolicy
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from local.lambda_container import Invoke
+from local.lambda_runtime.container import Invoke
 from runtime.aws import error_code
 from runtime.lambda_context import LocalLambdaContext
 

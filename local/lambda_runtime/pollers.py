@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from local.event_source import BatchOutcome, SqsEventSource
+from local.lambda_runtime.event_source import BatchOutcome, SqsEventSource
 
 
 @dataclass

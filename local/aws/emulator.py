@@ -1,4 +1,4 @@
-"""The embedded AWS emulator, in a process of its own (``local.emulator_server``).
+"""The embedded AWS emulator, in a process of its own (``local.aws.server``).
 
 Its own process, not a thread of ``orders up``: moto then does not share an interpreter (and a
 GIL) with the API and the consumers calling it.
@@ -17,7 +17,7 @@ class EmulatorError(RuntimeError):
 
 class MotoProcess:
     """``url`` is the emulator's main endpoint; ``background_url`` reaches the same emulator
-    through the port whose requests yield to the main port's (``local.emulator_server``), for
+    through the port whose requests yield to the main port's (``local.aws.server``), for
     the consumers."""
 
     def __init__(self, host: str, port: int, log_path: Path | None = None):
@@ -29,7 +29,7 @@ class MotoProcess:
             [
                 sys.executable,
                 "-m",
-                "local.emulator_server",
+                "local.aws.server",
                 *("--host", host, "--port", str(port)),
                 "--lifeline",
             ],

@@ -19,8 +19,8 @@ import aiohttp
 
 from contracts.order import line_subtotal
 from contracts.sample_data import sample
-from local.operations import Steps
-from local.resources import ResourceNames
+from local.aws.resources import ResourceNames
+from local.commands.operations import Steps
 from runtime.aws import AwsClients
 
 # SES's mailbox simulator accepts the message and delivers nothing, so a smoke order in a

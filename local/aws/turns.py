@@ -1,6 +1,6 @@
 """Turns inside the emulator: one request at a time, the API's first.
 
-The emulator runs moto one request at a time (``local.emulator_server``): on its event loop's
+The emulator runs moto one request at a time (``local.aws.server``): on its event loop's
 thread, or, for an SQS long poll that may block, on a thread of its own. ``Turns`` decides who
 goes next among them. A *foreground* request (the API's port) goes before a waiting
 *background* one (the consumers' port), unless the oldest background one has waited

@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from local.lambda_container import Invoke
+from local.lambda_runtime.container import Invoke
 from runtime.lambda_context import LocalLambdaContext
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """An HTTP front that behaves like API Gateway's REST proxy integration, for one machine.
 
 Each request becomes a real proxy event and goes to the real Order API handler in one of a pool
-of containers (``local.lambda_container``: a process each, one request at a time, as Lambda
+of containers (``local.lambda_runtime.container``: a process each, one request at a time, as Lambda
 runs them). Like API Gateway it refuses bodies over the limit (413) and throttles the
 stage with a token bucket, taken as each request arrives (429 ``{"message": "Too Many
 Requests"}``, ``x-amzn-ErrorType: ThrottlingException``).
@@ -23,9 +23,9 @@ from typing import Any
 
 from aiohttp import web
 
-from local.apigateway import proxy_event
-from local.lambda_container import FunctionFailed, Invoke
-from local.throttle import TokenBucket
+from local.gateway.proxy_event import proxy_event
+from local.gateway.throttle import TokenBucket
+from local.lambda_runtime.container import FunctionFailed, Invoke
 from runtime.lambda_context import LocalLambdaContext
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""The work of ``orders``' commands other than ``up`` (``local.cli`` parses and dispatches)."""

@@ -9,20 +9,23 @@ from typing import Any
 import boto3
 import pytest
 
+from local.aws.emulator import MotoProcess
 from local.aws.provision import provision
 from local.aws.resources import ResourceNames
 from runtime.aws import AwsClients
 from runtime.functions import FUNCTIONS
 from tests.support.cfn import Resolver, resources
-from tests.support.moto_server import MotoServer
+from tests.support.moto_server import free_port
 
 ENV = "dev"
 
 
 @pytest.fixture(scope="module")
 def provisioned_endpoint() -> Iterator[str]:
-    """A moto server of its own, holding only what ``orders up`` provisions for ``dev``."""
-    server = MotoServer().start()
+    """An emulator process of its own (moto's state is per process: a server in this one would
+    also hold what other tests made), holding only what ``orders up`` provisions for ``dev``."""
+    server = MotoProcess("127.0.0.1", free_port())
+    server.start()
 
     async def run() -> None:
         clients = AwsClients(endpoint_url=server.url)

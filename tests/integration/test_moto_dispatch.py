@@ -124,7 +124,12 @@ def test_every_kind_of_call_gets_moto_servers_answer(
         json_call("sqs", "AmazonSQS.CreateQueue", {"QueueName": name}),
         json_call("sqs", "AmazonSQS.GetQueueUrl", {"QueueName": "no-such-queue"}),
         query_call("sns", Action="CreateTopic", Name=name, Version="2010-03-31"),
-        query_call("sns", Action="ListSubscriptions", Version="2010-03-31"),
+        query_call(
+            "sns",
+            Action="ListSubscriptionsByTopic",
+            TopicArn=f"arn:aws:sns:us-east-1:123456789012:{name}",
+            Version="2010-03-31",
+        ),
         query_call("sns", Action="Publish", TopicArn="arn:aws:sns:us-east-1:123456789012:nope", Message="m", Version="2010-03-31"),
         # Where Flask does more than call moto's handler, it still answers.
         {**json_call("dynamodb", "DynamoDB_20120810.ListTables", {}), "method": "OPTIONS"},

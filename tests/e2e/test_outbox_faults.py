@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from statistics import quantiles
+from statistics import median, quantiles
 from typing import Any, Protocol
 
 import boto3
@@ -243,7 +243,8 @@ def p95(values: list[float]) -> float:
 
 
 def test_an_sns_outage_costs_no_answer_and_strands_no_order(pipeline: Pipeline) -> None:
-    """a) SNS unavailable for the middle half of the run: no 5xx, p95 unchanged, no order lost."""
+    """a) SNS unavailable for the middle half of the run: no 5xx, no SNS call in the API's
+    path (only the publisher's PublishBatch), its latency unchanged, no order lost."""
     outage = (SECONDS / 4, SECONDS * 3 / 4)
     state = {"down": False}
 
@@ -257,6 +258,7 @@ def test_an_sns_outage_costs_no_answer_and_strands_no_order(pipeline: Pipeline) 
             state["down"] = False
 
     answers = offer_orders(pipeline.api, RATE, SECONDS, retry=True, during=fault)
+    since_the_outage = Counter(pipeline.sns.seen)  # the proxy's counts restart at each clear
     pipeline.sns.clear()
 
     statuses = Counter(status for answer in answers for status in answer.statuses)
@@ -265,7 +267,12 @@ def test_an_sns_outage_costs_no_answer_and_strands_no_order(pipeline: Pipeline) 
     latencies = [answer.latency for answer in sorted(answers, key=lambda a: a.index)]
     third = len(latencies) // 4
     before, during = latencies[:third], latencies[third : 3 * third]
-    assert p95(during) <= 2 * p95(before) + 0.05, (p95(before), p95(during))
+    # The API calls no SNS, so its answers do not slow: medians here (a few dozen answers each,
+    # and other tests may share the machine); the full-size run's p95s are the benchmark's
+    # (tests/benchmarks/outbox_faults.py). A blocked publish would cost seconds, not this.
+    assert median(during) <= 3 * median(before) + 0.1, (median(before), median(during))
+    assert since_the_outage["Publish"] == 0
+    assert since_the_outage["PublishBatch"] > 0
     assert_every_order_done_exactly_once(pipeline)
 
 

@@ -132,7 +132,10 @@ def test_every_kind_of_call_gets_moto_servers_answer(
         ),
         query_call("sns", Action="Publish", TopicArn="arn:aws:sns:us-east-1:123456789012:nope", Message="m", Version="2010-03-31"),
         # Where Flask does more than call moto's handler, it still answers.
-        {**json_call("dynamodb", "DynamoDB_20120810.ListTables", {}), "method": "OPTIONS"},
+        {
+            **json_call("dynamodb", "DynamoDB_20120810.DescribeTable", {"TableName": name}),
+            "method": "OPTIONS",
+        },
         {
             **json_call("sqs", "AmazonSQS.ListQueues", {"QueueNamePrefix": name}),
             "headers": {**json_call("sqs", "AmazonSQS.ListQueues", {})["headers"], "Origin": "http://app.example"},

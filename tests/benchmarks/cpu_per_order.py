@@ -24,11 +24,13 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from load.completion import PipelineReader
 from load.machine import MachineMeter
 from tests.e2e.test_outbox_faults import COMPLETION_SECONDS, offer_orders, wait_for_the_pipeline
 from tests.support.moto_server import free_port
@@ -49,24 +51,16 @@ class RunningStack:
         return boto3.client(service, endpoint_url=self.aws_url, region_name="us-east-1")
 
     def settled(self, emails: int) -> bool:
-        """Every email written and both consumer queues empty, read without scanning a table:
-        a scan costs the emulator as much as the orders it reads, and polling with one would
-        be measured as the pipeline's own CPU."""
+        """Every email written and both consumer queues empty, read without scanning a table
+        (``load.completion``'s queue depths): a scan costs the emulator as much as the orders
+        it reads, and polling with one would be measured as the pipeline's own CPU."""
         if len(list((self.folder / "outbox").glob("*.eml"))) < emails:
             return False
-        sqs = self.client("sqs")
-        for name in ("dev-OrderEmailQueue", "dev-OrderAuditQueue"):
-            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-            counts = sqs.get_queue_attributes(
-                QueueUrl=url,
-                AttributeNames=[
-                    "ApproximateNumberOfMessages",
-                    "ApproximateNumberOfMessagesNotVisible",
-                ],
-            )["Attributes"]
-            if any(int(count) for count in counts.values()):
-                return False
-        return True
+        return self._queues.backlog() == 0
+
+    @cached_property
+    def _queues(self) -> PipelineReader:
+        return PipelineReader(env="dev", aws_endpoint=self.aws_url, region="us-east-1")
 
 
 def main() -> int:

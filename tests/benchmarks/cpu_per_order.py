@@ -33,7 +33,7 @@ import boto3
 from load.completion import PipelineReader
 from load.machine import MachineMeter
 from tests.e2e.test_outbox_faults import COMPLETION_SECONDS, offer_orders, wait_for_the_pipeline
-from tests.support.moto_server import free_port
+from tests.support.moto_server import free_port, use_local_credentials
 from tests.support.polling import eventually
 from tests.support.stack_process import start_orders_up
 
@@ -71,12 +71,7 @@ def main() -> int:
     parser.add_argument("--tree", type=Path, default=ROOT, help="checkout orders up runs from")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    for name, value in (
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-    ):
-        os.environ.setdefault(name, value)
+    use_local_credentials()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
     folder = Path(tempfile.mkdtemp(prefix="cpu-per-order-"))
     aws_port = free_port()

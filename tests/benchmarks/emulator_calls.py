@@ -33,7 +33,7 @@ from local.aws.provision import Provisioned, provision
 from local.aws.resources import ResourceNames
 from runtime.aws import AwsClients
 from tests.benchmarks.reference_loop import loop_ms
-from tests.support.moto_server import free_port
+from tests.support.moto_server import free_port, use_local_credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENT = json.dumps(sample("order_created.v1.valid.json"))
@@ -182,9 +182,7 @@ def main() -> int:
     parser.add_argument("--tree", type=Path, default=ROOT, help="checkout the emulator runs from")
     args = parser.parse_args()
     os.environ["PYTHONPATH"] = str(args.tree.resolve())
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    use_local_credentials()
     loops = [loop_ms()]
     runs: list[dict[str, float]] = []
     for _ in range(args.runs):

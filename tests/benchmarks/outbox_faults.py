@@ -26,7 +26,7 @@ from local.aws.emulator import MotoProcess
 from tests.benchmarks.reference_loop import loop_ms
 from tests.e2e.test_outbox_faults import Pipeline, offer_orders, p95, wait_for_the_pipeline
 from tests.support.fault_proxy import FaultProxy
-from tests.support.moto_server import free_port
+from tests.support.moto_server import free_port, use_local_credentials
 from tests.support.stack_process import start_orders_up
 
 
@@ -37,12 +37,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--tree", type=Path, default=Path(__file__).resolve().parents[2])
     args = parser.parse_args()
-    for name, value in (
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-    ):
-        os.environ.setdefault(name, value)
+    use_local_credentials()
     before = loop_ms()
     folder = Path(tempfile.mkdtemp(prefix="outbox-faults-"))
     emulator = MotoProcess("127.0.0.1", free_port(), folder / "emulator.log")

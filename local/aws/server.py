@@ -55,7 +55,7 @@ import sys
 import time
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aiohttp import web
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -157,26 +157,38 @@ def web_response(status: int, headers: list[tuple[str, str]], body: bytes) -> we
 _QUERY_ACTION = re.compile(rb"(?:^|&)Action=([A-Za-z0-9]+)")
 
 
-def call_name(request: web.Request, body: bytes) -> str:
-    """``service.Action`` of an AWS call, from its signature's scope and its target or body
-    (``sns.Publish``, ``dynamodb.PutItem``); ``other`` for anything else."""
-    authorization = request.headers.get("Authorization", "")
-    _, _, credential = authorization.partition("Credential=")
-    scope = credential.split(",", 1)[0].split("/")
-    service = scope[3] if len(scope) > 3 else ""
-    target = request.headers.get("X-Amz-Target", "")
-    if target:
-        action = target.rpartition(".")[2]
-    else:
-        found = _QUERY_ACTION.search(body)
-        action = found.group(1).decode() if found else ""
-    return f"{service}.{action}" if service and action else "other"
+class AwsCall(NamedTuple):
+    """What a request asks, read once: the service from its signature's scope, and its
+    ``X-Amz-Target`` or, in the query protocol, the body's ``Action``."""
 
+    service: str
+    target: str
+    action: str
 
-def _blocks(request: web.Request, body: bytes) -> bool:
-    """An SQS ReceiveMessage, which may long-poll (JSON protocol, or the older query one)."""
-    target = request.headers.get("X-Amz-Target", "")
-    return target == "AmazonSQS.ReceiveMessage" or (not target and b"Action=ReceiveMessage" in body)
+    @classmethod
+    def of(cls, request: web.Request, body: bytes) -> "AwsCall":
+        _, _, credential = request.headers.get("Authorization", "").partition("Credential=")
+        scope = credential.split(",", 1)[0].split("/")
+        target = request.headers.get("X-Amz-Target", "")
+        if target:
+            action = target.rpartition(".")[2]
+        else:
+            found = _QUERY_ACTION.search(body)
+            action = found.group(1).decode() if found else ""
+        return cls(scope[3] if len(scope) > 3 else "", target, action)
+
+    @property
+    def name(self) -> str:
+        """``service.Action`` (``sns.Publish``, ``dynamodb.PutItem``); ``other`` for anything
+        else."""
+        return f"{self.service}.{self.action}" if self.service and self.action else "other"
+
+    @property
+    def blocks(self) -> bool:
+        """An SQS ReceiveMessage, which may long-poll (JSON protocol, or the older query one)."""
+        if self.target:
+            return self.target == "AmazonSQS.ReceiveMessage"
+        return self.action == "ReceiveMessage"
 
 
 class OneAtATime:
@@ -221,10 +233,11 @@ class OneAtATime:
         if request.path == CALLS_PATH:
             return web.json_response(dict(sorted(self.calls.items())))
         body = await request.read()
-        self.calls[call_name(request, body)] += 1
+        call = AwsCall.of(request, body)
+        self.calls[call.name] += 1
         environ = wsgi_environ(request, body)
         foreground = environ["SERVER_PORT"] != str(self._background_port)
-        if _blocks(request, body):
+        if call.blocks:
             response = await asyncio.get_running_loop().run_in_executor(
                 self._threads, self._in_turn, environ, foreground
             )

@@ -117,5 +117,10 @@ def _method_names(response_class: type) -> list[str]:
     return method_names_from_class(response_class)
 
 
-def install() -> None:
-    moto.core.responses.method_names_from_class = _method_names  # type: ignore[attr-defined]
+_moto_own = moto.core.responses.method_names_from_class  # type: ignore[attr-defined]
+
+
+def install(on: bool = True) -> None:
+    """``on=False`` puts moto's own back (a benchmark's baseline)."""
+    names = _method_names if on else _moto_own
+    moto.core.responses.method_names_from_class = names  # type: ignore[attr-defined]

@@ -35,7 +35,9 @@ latency spike every ~15 s). Every second, what has survived is frozen out of the
 
 It counts the AWS calls it serves by ``service.Action``; ``GET /_emulator/calls`` answers the
 counts so far (what a benchmark divides by the orders it sent). moto's own handlers run
-without Flask around them (``local.aws.moto_dispatch``).
+without Flask around them (``local.aws.moto_dispatch``), and what moto recomputed per request
+is kept: parsed DynamoDB conditions (``local.aws.expression_cache``), converted attribute
+names (``local.aws.name_cache``); its random ids are drawn at once (``local.aws.random_ids``).
 
 Started by ``local.aws.emulator.MotoProcess`` on a lifeline (``local.child_process``): it exits when
 ``orders up`` does.
@@ -60,7 +62,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from aiohttp import web
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from local.aws import moto_dispatch, sqs_indexes, stream_iterators
+from local.aws import (
+    expression_cache,
+    moto_dispatch,
+    name_cache,
+    random_ids,
+    sqs_indexes,
+    stream_iterators,
+)
 from local.aws.turns import AGE_SECONDS, Turns
 from local.child_process import announce_ready, hold_lifeline
 
@@ -372,6 +381,9 @@ async def _serve(host: str, port: int) -> None:
     sqs_indexes.install(while_waiting=turns.suspended)
     stream_iterators.install()
     moto_dispatch.install()
+    expression_cache.install()
+    random_ids.install()
+    name_cache.install()
     server = EmulatorServer(RoutedOnce(), turns, host, port)
     await server.start()
     loop = asyncio.get_running_loop()

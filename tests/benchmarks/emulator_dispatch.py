@@ -1,10 +1,13 @@
-"""The emulator's cost per call through moto's Flask application against ``local.aws.moto_dispatch``
-(moto's handlers called directly), in one process, alternating, so both see the same machine.
+"""The emulator's cost per call as moto serves it (its Flask application, its own per-request
+work) against the emulator's (``local.aws.moto_dispatch``: moto's handlers called directly;
+``local.aws.expression_cache``: DynamoDB conditions parsed once), in one process, alternating,
+so both see the same machine.
 
 The same WSGI environs the emulator builds for the pipeline's calls (a conditional PutItem of an
-order, an SNS Publish that fans out to two queues, a ReceiveMessage of up to 10 and their
-DeleteMessageBatch) are answered ``--calls`` times each way, in blocks of 100 that alternate
-between the two paths; CPU time (``time.process_time``) per call, median over the blocks.
+order, the email ledger's claim, whose condition carries the time, an SNS Publish that fans out
+to two queues, a ReceiveMessage of up to 10 and their DeleteMessageBatch) are answered
+``--calls`` times each way, in blocks of 100 that alternate between the two paths; CPU time
+(``time.process_time``) per call, median over the blocks.
 
     python -m tests.benchmarks.emulator_dispatch [--calls 2000]
 """
@@ -19,7 +22,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from local.aws import moto_dispatch, sqs_indexes, stream_iterators
+from local.aws import (
+    expression_cache,
+    moto_dispatch,
+    name_cache,
+    random_ids,
+    sqs_indexes,
+    stream_iterators,
+)
 from local.aws.server import RoutedOnce, call_wsgi, web_response
 from tests.benchmarks.reference_loop import loop_ms
 
@@ -150,6 +160,34 @@ def put_item(names: dict[str, str]) -> dict[str, Any]:
     )
 
 
+def claim(names: dict[str, str]) -> dict[str, Any]:
+    """``consumers.email.ledger.SentEmailLedger.claim``'s PutItem."""
+    now = time.time()
+    return environ(
+        "dynamodb",
+        json_body(
+            {
+                "TableName": names["table"],
+                "Item": {
+                    "OrderId": {"S": f"email#{uuid.uuid4()}"},
+                    "Status": {"S": "SENDING"},
+                    "LockedUntil": {"N": f"{now + 30:.3f}"},
+                    "ExpiresAt": {"N": str(int(now) + 86_400)},
+                },
+                "ConditionExpression": "attribute_not_exists(OrderId) OR "
+                "(#s = :sending AND LockedUntil < :now)",
+                "ExpressionAttributeNames": {"#s": "Status"},
+                "ExpressionAttributeValues": {
+                    ":sending": {"S": "SENDING"},
+                    ":now": {"N": f"{now:.3f}"},
+                },
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        ),
+        "DynamoDB_20120810.PutItem",
+    )
+
+
 def publish(names: dict[str, str]) -> dict[str, Any]:
     body = (
         f"Action=Publish&TopicArn={names['topic']}&Message=%7B%22orderId%22%3A%221%22%7D"
@@ -159,20 +197,30 @@ def publish(names: dict[str, str]) -> dict[str, Any]:
     return environ("sns", body.encode(), form=True)
 
 
+ACTIONS = (
+    ("dynamodb.PutItem (order)", put_item),
+    ("dynamodb.PutItem (claim)", claim),
+    ("sns.Publish", publish),
+)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=2000)
     args = parser.parse_args()
     sqs_indexes.install()
     stream_iterators.install()
-    moto_dispatch.install()
     paths = Paths()
     names = setup(paths)
     loops = [loop_ms()]
     blocks: dict[tuple[str, str], list[float]] = {}
     for _ in range(max(args.calls // BLOCK, 1)):
-        for way, path in (("Flask", paths.flask), ("direct", paths.straight)):
-            for action, make in (("dynamodb.PutItem", put_item), ("sns.Publish", publish)):
+        for way, path in (("moto", paths.flask), ("emulator", paths.straight)):
+            moto_dispatch.install(on=way == "emulator")
+            expression_cache.install(on=way == "emulator")
+            random_ids.install(on=way == "emulator")
+            name_cache.install(on=way == "emulator")
+            for action, make in ACTIONS:
                 envs = [make(names) for _ in range(BLOCK)]
                 started = time.process_time()
                 for env in envs:
@@ -214,16 +262,15 @@ def main() -> int:
             )
     loops.append(loop_ms())
     print(f"reference loop: {loops[0]:.0f} ms before, {loops[1]:.0f} ms after")
-    print(f"{'action':<26}{'Flask ms':>10}{'direct ms':>11}{'direct/Flask':>14}")
+    print(f"{'action':<30}{'moto ms':>9}{'emulator ms':>13}{'emulator/moto':>15}")
     for action in (
-        "dynamodb.PutItem",
-        "sns.Publish",
+        *(name for name, _ in ACTIONS),
         "sqs.ReceiveMessage",
         "sqs.DeleteMessageBatch",
     ):
-        flask = statistics.median(blocks[(action, "Flask")])
-        direct = statistics.median(blocks[(action, "direct")])
-        print(f"{action:<26}{flask:>10.2f}{direct:>11.2f}{direct / flask:>14.2f}")
+        old = statistics.median(blocks[(action, "moto")])
+        new = statistics.median(blocks[(action, "emulator")])
+        print(f"{action:<30}{old:>9.2f}{new:>13.2f}{new / old:>15.2f}")
     return 0
 
 

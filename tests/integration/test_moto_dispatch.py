@@ -1,5 +1,7 @@
 """The emulator answers as moto's own server does, now that it calls moto's handlers without
-Flask (``local.aws.moto_dispatch``), and it counts the calls it serves.
+Flask (``local.aws.moto_dispatch``), remembers parsed conditions (``local.aws.expression_cache``)
+and converted names (``local.aws.name_cache``) and draws its random ids at once
+(``local.aws.random_ids``); and it counts the calls it serves.
 
 The same raw HTTP requests go to moto's ``ThreadedMotoServer`` (Flask, unpatched) and to the
 emulator process; status, headers and body must match, apart from what differs between any two
@@ -24,6 +26,7 @@ VOLATILE_TEXT = re.compile(
     r"|127\.0\.0\.1:\d+"  # the server's own address
     r"|\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:?\d\d)?"  # ISO times
     r"|<RequestId>[^<]*</RequestId>"
+    r'|"ReceiptHandle": ?"[a-z]{185}"'
 )
 
 
@@ -134,6 +137,139 @@ def test_every_kind_of_call_gets_moto_servers_answer(
     ]  # fmt: skip
     for call in calls:
         assert answer(emulator.url, call) == answer(moto.url, call), call
+
+
+def test_conditions_answer_as_moto_servers_also_when_remembered(
+    moto: MotoServer, emulator: MotoProcess
+) -> None:
+    """Each condition is sent twice or more: the second answer comes from the remembered parse."""
+    name = f"conditions-{uuid.uuid4().hex[:8]}"
+    table = {
+        "TableName": name,
+        "KeySchema": [{"AttributeName": "Id", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "Id", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+    def claim(key: str, now: str, **extra: Any) -> dict[str, Any]:
+        return json_call(
+            "dynamodb",
+            "DynamoDB_20120810.PutItem",
+            {
+                "TableName": name,
+                "Item": {"Id": {"S": key}, "Status": {"S": "SENDING"}, "LockedUntil": {"N": now}},
+                "ConditionExpression": "attribute_not_exists(Id) OR (#s = :sending AND LockedUntil < :now)",
+                "ExpressionAttributeNames": {"#s": "Status"},
+                "ExpressionAttributeValues": {":sending": {"S": "SENDING"}, ":now": {"N": now}},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+            | extra,
+        )
+
+    def put(key: str, condition: str, **extra: Any) -> dict[str, Any]:
+        body = {"TableName": name, "Item": {"Id": {"S": key}}, "ConditionExpression": condition}
+        return json_call("dynamodb", "DynamoDB_20120810.PutItem", body | extra)
+
+    unused_value = {"ExpressionAttributeValues": {":unused": {"S": "x"}}}
+    unused_name = {"ExpressionAttributeNames": {"#unused": "x"}}
+    calls = [
+        json_call("dynamodb", "DynamoDB_20120810.CreateTable", table),
+        claim("a", "100.000"),  # no item: claimed
+        claim("a", "50.000"),  # a live claim: fails, with the old item
+        claim("a", "50.000"),  # the same input again
+        claim("a", "200.000"),  # the lease ran out: claimed again
+        put("b", "attribute_not_exists(Id)"),
+        put("b", "attribute_not_exists(Id)"),  # exists now: fails
+        put("c", "attribute_not_exists(Id)", **unused_value),  # a value the condition never uses
+        put("c", "attribute_not_exists(Id)", **unused_value),
+        put("c", "attribute_not_exists(#unused)", **unused_name),
+        put("c", "size(Id) > :n", ExpressionAttributeValues={":n": {"N": "0"}}),  # no item: fails
+        put("c", "size(Id) > :n", ExpressionAttributeValues={":n": {"N": "0"}}),
+        json_call(
+            "dynamodb",
+            "DynamoDB_20120810.Scan",
+            {"TableName": name, "FilterExpression": "#s = :s", "ExpressionAttributeNames": {"#s": "Status"}, "ExpressionAttributeValues": {":s": {"S": "SENDING"}}},
+        ),
+        *[
+            json_call(
+                "dynamodb",
+                "DynamoDB_20120810.UpdateItem",
+                {"TableName": name, "Key": {"Id": {"S": "b"}}, "UpdateExpression": "SET Amount = :t", "ConditionExpression": "attribute_not_exists(Amount) OR Amount <> :c", "ExpressionAttributeValues": {":t": {"N": "1"}, ":c": {"N": "2"}}},
+            ),
+            json_call(
+                "dynamodb",
+                "DynamoDB_20120810.UpdateItem",
+                {"TableName": name, "Key": {"Id": {"S": "b"}}, "UpdateExpression": "SET Total = :t", "ConditionExpression": "attribute_exists(Id)", "ExpressionAttributeValues": {":t": {"N": "1"}, ":unused": {"S": "x"}}},
+            ),
+        ] * 2,  # moto checks that each value is used by one of the two expressions
+        json_call(
+            "dynamodb",
+            "DynamoDB_20120810.DeleteItem",
+            {"TableName": name, "Key": {"Id": {"S": "a"}}, "ConditionExpression": "#s = :s", "ExpressionAttributeNames": {"#s": "Status"}, "ExpressionAttributeValues": {":s": {"S": "SENT"}}},
+        ),  # fails: it is SENDING
+        json_call(
+            "dynamodb",
+            "DynamoDB_20120810.Scan",
+            {"TableName": name, "FilterExpression": "#s = :s", "ExpressionAttributeNames": {"#s": "Status"}, "ExpressionAttributeValues": {":s": {"S": "SENDING"}}},
+        ),
+    ]  # fmt: skip
+    for call in calls:
+        assert answer(emulator.url, call) == answer(moto.url, call), call
+    # moto fails on these (a 500, which Flask words otherwise): so it stays, call after call.
+    for fails in ("attribute_not_exists(Id", "#missing = :missing"):
+        call = put("c", fails)
+        assert answer(moto.url, call)[0] == 500
+        assert answer(emulator.url, call)[0] == answer(emulator.url, call)[0] == 500
+
+
+def test_queues_answer_as_moto_servers_with_ids_of_the_same_shape(
+    moto: MotoServer, emulator: MotoProcess
+) -> None:
+    name = f"ids-{uuid.uuid4().hex[:8]}"
+
+    def sqs(action: str, body: dict[str, Any]) -> dict[str, Any]:
+        return json_call("sqs", f"AmazonSQS.{action}", body)
+
+    def queue_url(url: str, queue: str) -> str:
+        return f"{url}/123456789012/{queue}"
+
+    for url in (moto.url, emulator.url):
+        for queue, attributes in (
+            (name, {}),
+            (f"{name}.fifo", {"FifoQueue": "true", "ContentBasedDeduplication": "true"}),
+        ):
+            created = answer(
+                url, sqs("CreateQueue", {"QueueName": queue, "Attributes": attributes})
+            )
+            assert created[0] == 200, created
+    for queue in (name, f"{name}.fifo"):
+        group = {"MessageGroupId": "g"} if queue.endswith(".fifo") else {}
+        calls = [
+            sqs("SendMessage", {"QueueUrl": queue, "MessageBody": "one"} | group),
+            sqs("SendMessage", {"QueueUrl": queue, "MessageBody": "one"} | group),  # deduplicated in the FIFO queue
+            sqs("GetQueueAttributes", {"QueueUrl": queue, "AttributeNames": ["All"]}),
+            sqs("ReceiveMessage", {"QueueUrl": queue, "MaxNumberOfMessages": 10, "VisibilityTimeout": 0}),
+        ]  # fmt: skip
+        for call in calls:  # each server is sent its own queue URL
+            ours = {
+                **call,
+                "data": call["data"].replace(f'"{queue}"', f'"{queue_url(emulator.url, queue)}"'),
+            }
+            theirs = {
+                **call,
+                "data": call["data"].replace(f'"{queue}"', f'"{queue_url(moto.url, queue)}"'),
+            }
+            assert answer(emulator.url, ours) == answer(moto.url, theirs), call
+
+    received = requests.post(
+        emulator.url,
+        headers=json_call("sqs", "AmazonSQS.ReceiveMessage", {})["headers"],
+        data=json.dumps({"QueueUrl": queue_url(emulator.url, name), "VisibilityTimeout": 0}),
+        timeout=10,
+    )
+    assert re.fullmatch(r"[A-Za-z0-9]{52}", received.headers["x-amzn-requestid"])
+    (message,) = received.json()["Messages"]
+    assert re.fullmatch(r"[a-z]{185}", message["ReceiptHandle"])
 
 
 def test_the_emulator_counts_the_calls_it_serves_by_service_and_action(

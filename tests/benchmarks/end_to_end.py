@@ -137,12 +137,9 @@ async def emulator_alone(orders: int) -> float:
                     TableName=stack.names.idempotency_table,
                     Item={**key, "Status": {"S": "SENDING"}},
                 )
-                await dynamodb.update_item(
+                await dynamodb.put_item(
                     TableName=stack.names.idempotency_table,
-                    Key=key,
-                    UpdateExpression="SET #s = :s",
-                    ExpressionAttributeNames={"#s": "Status"},
-                    ExpressionAttributeValues={":s": {"S": "SENT"}},
+                    Item={**key, "Status": {"S": "SENT"}},
                 )
                 await dynamodb.put_item(
                     TableName=stack.names.audit_table,

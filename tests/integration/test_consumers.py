@@ -224,6 +224,14 @@ def test_a_redelivered_message_sends_one_email_and_writes_one_record(
     assert queue_depth(boto, stack.email.url) == queue_depth(boto, stack.audit.url) == 0
     assert len(smtp.messages()) == 1
     assert len(audit_items(boto, stack, event["orderId"])) == 1
+    sent = boto.client("dynamodb").get_item(
+        TableName=stack.names.idempotency_table,
+        Key={"IdempotencyKey": {"S": f"email#{event['orderId']}"}},
+        ConsistentRead=True,
+    )["Item"]
+    assert sent["Status"] == {"S": "SENT"}  # the claim, replaced: no lease left on it
+    assert sent.keys() == {"IdempotencyKey", "Status", "SentAt", "MessageId", "ExpiresAt"}
+    assert sent["MessageId"]["S"] == smtp.messages()[0]["Message-ID"]
 
 
 @pytest.mark.parametrize("case", sample("order_created.v1.invalid.json"), ids=lambda c: c["name"])

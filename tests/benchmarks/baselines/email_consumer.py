@@ -48,12 +48,7 @@ def record_handler(record: SQSRecord) -> None:
         Destination={"ToAddresses": [event["customerEmail"]]},
         Content={"Raw": {"Data": message.as_bytes()}},
     )
-    ledger.update_item(
-        Key={"IdempotencyKey": key},
-        UpdateExpression="SET #s = :sent",
-        ExpressionAttributeNames={"#s": "Status"},
-        ExpressionAttributeValues={":sent": "SENT"},
-    )
+    ledger.put_item(Item={"IdempotencyKey": key, "Status": "SENT"})
     metrics.add_metric(name="EmailsSent", unit=MetricUnit.Count, value=1)
 
 

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from local.aws.provision import Provisioned, QueueEndpoints
 from local.child_process import ChildProcess, announce_ready, hold_lifeline
+from local.lambda_runtime import client_costs
 from local.lambda_runtime.container import FunctionFailed, LambdaContainer
 from local.lambda_runtime.event_source import SqsEventSource
 from local.lambda_runtime.pollers import QueuePoller
@@ -198,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m local.lambda_runtime.consumer_fleet CONFIG_JSON", file=sys.stderr)
         return 2
     config = FleetConfig.model_validate_json(args[0])
+    client_costs.install()
     with contextlib.suppress(OSError):  # a platform without nice still runs, unprioritised
         os.nice(NICENESS)
     hold_lifeline()

@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO, Any
 
+from local.lambda_runtime import client_costs
 from runtime.lambda_context import LocalLambdaContext
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -173,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     os.close(log)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     module_name, attribute = entry.split(":")
+    client_costs.install()
     try:
         module = importlib.import_module(module_name)
         handler: Handler = getattr(module, attribute)

@@ -1,0 +1,78 @@
+"""The local stack's clients send the same User-Agent header with cleaned parts remembered.
+
+The header is built by botocore as every call is prepared; the test stops each call at
+``before-send`` (answering it there, so nothing leaves the process: only the request's own
+headers are under test) and compares the headers botocore built each way.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import botocore.session
+import botocore.useragent
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from local.lambda_runtime import client_costs
+
+
+class Answered:
+    """Answers every request at ``before-send`` with an empty 200, keeping its headers."""
+
+    def __init__(self) -> None:
+        self.user_agents: list[bytes] = []
+
+    def __call__(self, request: Any, **_: Any) -> AWSResponse:
+        self.user_agents.append(request.headers["User-Agent"])
+        return AWSResponse(request.url, 200, {}, RawBody(b"{}"))
+
+
+class RawBody:
+    """What an answer's raw stream offers botocore."""
+
+    def __init__(self, body: bytes):
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+@pytest.fixture
+def restore() -> Iterator[None]:
+    yield
+    client_costs.install(on=False)
+
+
+def user_agents(on: bool) -> list[bytes]:
+    client_costs.install(on=on)
+    session = botocore.session.get_session()
+    answered = Answered()
+    session.register("before-send", answered)
+    for service, operation in (("dynamodb", "list_tables"), ("sqs", "list_queues")):
+        client = session.create_client(
+            service,
+            region_name="us-east-1",
+            endpoint_url="http://127.0.0.1:9",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        for _ in range(3):
+            getattr(client, operation)()
+    return answered.user_agents
+
+
+def test_the_user_agent_is_the_same_string_with_parts_remembered(restore: None) -> None:
+    own = user_agents(on=False)
+    remembered = user_agents(on=True)
+    assert len(own) == 6
+    assert remembered == own
+    assert own[0].startswith(b"Botocore/")
+    assert client_costs._remembered.cache_info().hits > 0
+
+
+def test_a_botocore_it_was_not_written_for_is_left_as_it_ships(
+    restore: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(botocore, "__version__", "9.9.9")
+    client_costs.install()
+    assert botocore.useragent.sanitize_user_agent_string_component is client_costs._botocore_own

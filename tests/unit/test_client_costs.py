@@ -11,7 +11,7 @@ from typing import Any
 import botocore.session
 import botocore.useragent
 import pytest
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from local.lambda_runtime import client_costs
 
@@ -24,7 +24,7 @@ class Answered:
 
     def __call__(self, request: Any, **_: Any) -> AWSResponse:
         self.user_agents.append(request.headers["User-Agent"])
-        return AWSResponse(request.url, 200, {}, RawBody(b"{}"))
+        return AWSResponse(request.url, 200, HTTPHeaders(), RawBody(b"{}"))
 
 
 class RawBody:
@@ -47,7 +47,7 @@ def user_agents(on: bool) -> list[bytes]:
     client_costs.install(on=on)
     session = botocore.session.get_session()
     answered = Answered()
-    session.register("before-send", answered)
+    session.register("before-send", answered)  # type: ignore[arg-type]
     for service, operation in (("dynamodb", "list_tables"), ("sqs", "list_queues")):
         client = session.create_client(
             service,

@@ -25,15 +25,21 @@ Written against moto 5.2.5 (``local.aws.sqs_indexes.check_moto_version`` guards 
 
 import functools
 from collections.abc import Callable
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import moto.core.responses
 from botocore.exceptions import ClientError
-from moto.core.request import Request
+from moto.core.request import (
+    PRESERVED_HEADER_NAMES_ENVIRON_KEY,
+    Request,
+    environ_key_for_header,
+)
 from moto.core.utils import convert_to_flask_response, method_names_from_class
 from moto.moto_api import recorder
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
+from werkzeug.sansio.utils import get_current_url
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -48,9 +54,38 @@ Answer = tuple[int, list[tuple[str, str]], bytes]
 
 
 class DirectRequest(Request):
-    """moto's request as its server builds it (it tells moto a real server received it)."""
+    """moto's request as its server builds it (it tells moto a real server received it).
+
+    Its root URL (``http://host:port/``, part of the URL moto reads) is werkzeug's, remembered
+    per scheme, host and root path: werkzeug converts it to an IRI on every request.
+    """
 
     from_wsgi_server = True
+
+    @cached_property
+    def root_url(self) -> str:
+        return _root_url(self.scheme, self.host, self.root_path)
+
+
+@functools.lru_cache(maxsize=MAX_REMEMBERED_ROUTES)
+def _root_url(scheme: str, host: str, root_path: str) -> str:
+    return get_current_url(scheme, host, root_path)
+
+
+def header_dict(environ: "WSGIEnvironment") -> dict[str, str]:
+    """``dict(request.headers)``: moto's and werkzeug's ``EnvironHeaders.__iter__`` in one
+    pass (the ``dict`` of the headers object asks for its keys, then looks each one up again)."""
+    headers: dict[str, str] = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                headers[key[5:].replace("_", "-").title()] = value
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            headers[key.replace("_", "-").title()] = value
+    preserved = environ.get(PRESERVED_HEADER_NAMES_ENVIRON_KEY)
+    if preserved:  # names whose underscores S3 keeps, as moto's headers report them
+        return {preserved.get(environ_key_for_header(k), k): v for k, v in headers.items()}
+    return headers
 
 
 class DirectDispatch:
@@ -86,7 +121,7 @@ class DirectDispatch:
         request = DirectRequest(environ)
         recorder._record_request(request)
         try:
-            result = handler(request, request.raw_url, dict(request.headers))
+            result = handler(request, request.raw_url, header_dict(environ))
         except ClientError as exc:
             result = 400, {}, exc.response["Error"]["Message"]
         status, headers, content = result if len(result) == 3 else (200, {}, result)

@@ -8,14 +8,19 @@ emulator process; status, headers and body must match, apart from what differs b
 answers (request ids, checksums of bodies holding them, dates, the HTTP server's own headers).
 """
 
+import io
 import json
 import re
 import uuid
 from typing import Any
 
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
+from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY, Request
 
 from local.aws.emulator import MotoProcess
+from local.aws.moto_dispatch import header_dict
 from tests.support.moto_server import MotoServer
 
 SERVER_HEADERS = {"date", "server", "connection", "content-length", "keep-alive"}
@@ -289,3 +294,27 @@ def test_the_emulator_counts_the_calls_it_serves_by_service_and_action(
     after = counts()
     grown = {key: after[key] - before.get(key, 0) for key in after if after[key] != before.get(key)}
     assert grown == {"sqs.CreateQueue": 3, "sns.ListTopics": 1, "other": 1}
+
+
+header_names = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789", min_size=1, max_size=12)
+
+
+@given(
+    headers=st.dictionaries(
+        st.one_of(
+            header_names.map(lambda name: f"HTTP_{name}"),
+            st.sampled_from(["CONTENT_TYPE", "CONTENT_LENGTH", "HTTP_CONTENT_TYPE", "REMOTE_ADDR"]),
+        ),
+        st.text(max_size=8),
+        max_size=8,
+    ),
+    preserved=st.booleans(),
+)
+def test_the_header_dict_is_the_one_moto_builds(headers: dict[str, str], preserved: bool) -> None:
+    environ: dict[str, Any] = {"REQUEST_METHOD": "POST", "wsgi.input": io.BytesIO(), **headers}
+    if preserved:
+        environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = {
+            "HTTP_X_AMZ_META_MY_KEY": "x-amz-meta-my_key"
+        }
+        environ["HTTP_X_AMZ_META_MY_KEY"] = "v"
+    assert header_dict(environ) == dict(Request(environ).headers)

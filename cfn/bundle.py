@@ -40,6 +40,8 @@ LOCK = ROOT / "requirements.lock"
 PYTHON_VERSION = "3.13"
 ARCHITECTURES = ("arm64", "x86_64")
 MAX_ZIP_BYTES = 15 * 1024 * 1024
+# zlib's default: level 9 made each zip 0.8 % smaller in 3.6 times the time (6.3 s a zip here).
+ZIP_LEVEL = 6
 BYTECODE_TAG = "cpython-313"
 # Lambda's python3.13 runs on Amazon Linux 2023 (glibc 2.34): any of these wheels loads there.
 _PLATFORM_TAGS = ("manylinux2014", "manylinux_2_17", "manylinux_2_28")
@@ -169,13 +171,13 @@ def _is_bundled(path: Path) -> bool:
 
 def write_zip(tree: Path, destination: Path) -> None:
     """A reproducible zip: sorted entries, fixed timestamps, files readable by Lambda's user."""
-    with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+    with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as archive:
         for path in sorted(tree.rglob("*")):
             if path.is_file() and _is_bundled(path.relative_to(tree)):
                 info = zipfile.ZipInfo(str(path.relative_to(tree)), date_time=(1980, 1, 1, 0, 0, 0))
                 info.external_attr = 0o644 << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, path.read_bytes(), compresslevel=9)
+                archive.writestr(info, path.read_bytes(), compresslevel=ZIP_LEVEL)
 
 
 def build(architecture: str, out: Path, python: str | None = None) -> dict[str, int]:

@@ -37,7 +37,8 @@ It counts the AWS calls it serves by ``service.Action``; ``GET /_emulator/calls`
 counts so far (what a benchmark divides by the orders it sent). moto's own handlers run
 without Flask around them (``local.aws.moto_dispatch``), and what moto recomputed per request
 is kept: parsed DynamoDB conditions (``local.aws.expression_cache``), converted attribute
-names (``local.aws.name_cache``); its random ids are drawn at once (``local.aws.random_ids``).
+names (``local.aws.name_cache``), where each member of an answer is found
+(``local.aws.response_keys``); its random ids are drawn at once (``local.aws.random_ids``).
 
 Started by ``local.aws.emulator.MotoProcess`` on a lifeline (``local.child_process``): it exits when
 ``orders up`` does.
@@ -67,6 +68,7 @@ from local.aws import (
     moto_dispatch,
     name_cache,
     random_ids,
+    response_keys,
     sqs_indexes,
     stream_iterators,
 )
@@ -384,6 +386,7 @@ async def _serve(host: str, port: int) -> None:
     expression_cache.install()
     random_ids.install()
     name_cache.install()
+    response_keys.install()
     server = EmulatorServer(RoutedOnce(), turns, host, port)
     await server.start()
     loop = asyncio.get_running_loop()

@@ -27,6 +27,7 @@ from local.aws import (
     moto_dispatch,
     name_cache,
     random_ids,
+    response_keys,
     sqs_indexes,
     stream_iterators,
 )
@@ -220,6 +221,7 @@ def main() -> int:
             expression_cache.install(on=way == "emulator")
             random_ids.install(on=way == "emulator")
             name_cache.install(on=way == "emulator")
+            response_keys.install(on=way == "emulator")
             for action, make in ACTIONS:
                 envs = [make(names) for _ in range(BLOCK)]
                 started = time.process_time()

@@ -227,6 +227,83 @@ def test_conditions_answer_as_moto_servers_also_when_remembered(
         assert answer(emulator.url, call)[0] == answer(emulator.url, call)[0] == 500
 
 
+def test_stream_records_answer_as_moto_servers(moto: MotoServer, emulator: MotoProcess) -> None:
+    """Records carry whole items (maps in lists in maps): each member of each attribute value
+    is found where moto's own serializer finds it (``local.aws.response_keys``)."""
+    name = f"streams-{uuid.uuid4().hex[:8]}"
+    table = {
+        "TableName": name,
+        "KeySchema": [{"AttributeName": "Id", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "Id", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    }
+    item = {
+        "Id": {"S": "1"},
+        "Total": {"N": "109.97"},
+        "Paid": {"BOOL": True},
+        "Note": {"NULL": True},
+        "Tags": {"SS": ["a", "b"]},
+        "Blob": {"B": "aGVsbG8="},
+        "Items": {
+            "L": [{"M": {"Sku": {"S": "x"}, "Qty": {"N": "2"}, "Sizes": {"NS": ["1", "2"]}}}]
+        },
+    }
+
+    def records(url: str) -> tuple[int, str, str]:
+        assert answer(url, json_call("dynamodb", "DynamoDB_20120810.CreateTable", table))[0] == 200
+        for body in (item, {**item, "Total": {"N": "1"}}):
+            put = json_call(
+                "dynamodb", "DynamoDB_20120810.PutItem", {"TableName": name, "Item": body}
+            )
+            assert answer(url, put)[0] == 200
+        described = requests.post(
+            url,
+            headers=json_call("dynamodb", "DynamoDB_20120810.DescribeTable", {})["headers"],
+            data=json.dumps({"TableName": name}),
+            timeout=10,
+        ).json()
+        stream_arn = described["Table"]["LatestStreamArn"]
+        headers = {**signed("dynamodb"), "Content-Type": "application/x-amz-json-1.0"}
+        stream = requests.post(
+            url,
+            headers={**headers, "X-Amz-Target": "DynamoDBStreams_20120810.DescribeStream"},
+            data=json.dumps({"StreamArn": stream_arn}),
+            timeout=10,
+        ).json()
+        shard = stream["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = requests.post(
+            url,
+            headers={**headers, "X-Amz-Target": "DynamoDBStreams_20120810.GetShardIterator"},
+            data=json.dumps(
+                {"StreamArn": stream_arn, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON"}
+            ),
+            timeout=10,
+        ).json()["ShardIterator"]
+        got = requests.post(
+            url,
+            headers={**headers, "X-Amz-Target": "DynamoDBStreams_20120810.GetRecords"},
+            data=json.dumps({"ShardIterator": iterator}),
+            timeout=10,
+        )
+        body = got.json()
+        body.pop("NextShardIterator", None)  # an id of the server's own
+        for record in body["Records"]:
+            record["eventID"] = record["dynamodb"]["SequenceNumber"] = "<volatile>"
+            # moto's size is the length of the record's JSON, the two above included
+            for volatile in ("ApproximateCreationDateTime", "SizeBytes"):
+                record["dynamodb"][volatile] = "<volatile>"
+        return (
+            got.status_code,
+            got.headers.get("Content-Type", ""),
+            json.dumps(body, sort_keys=True),
+        )
+
+    ours, theirs = records(emulator.url), records(moto.url)
+    assert ours == theirs
+    assert json.loads(ours[2])["Records"][1]["dynamodb"]["NewImage"]["Items"] == item["Items"]
+
+
 def test_queues_answer_as_moto_servers_with_ids_of_the_same_shape(
     moto: MotoServer, emulator: MotoProcess
 ) -> None:

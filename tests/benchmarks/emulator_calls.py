@@ -181,6 +181,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tree", type=Path, default=ROOT, help="checkout the emulator runs from")
     args = parser.parse_args()
+    if not (args.tree / "local" / "aws" / "server.py").is_file():
+        # An older layout would run this tree's emulator under the other tree's name.
+        parser.error(f"{args.tree} has no local/aws/server.py: its emulator cannot run here")
     os.environ["PYTHONPATH"] = str(args.tree.resolve())
     use_local_credentials()
     loops = [loop_ms()]

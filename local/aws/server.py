@@ -168,6 +168,16 @@ def web_response(status: int, headers: list[tuple[str, str]], body: bytes) -> we
 _QUERY_ACTION = re.compile(rb"(?:^|&)Action=([A-Za-z0-9]+)")
 
 
+# What moto recomputed on every request, kept or done once; each module puts moto's own back
+# with ``install(on=False)`` (``tests.benchmarks.emulator_dispatch``'s baseline).
+PER_REQUEST_FIXES = (moto_dispatch, expression_cache, random_ids, name_cache, response_keys)
+
+
+def install_per_request_fixes(on: bool = True) -> None:
+    for fix in PER_REQUEST_FIXES:
+        fix.install(on)
+
+
 class AwsCall(NamedTuple):
     """What a request asks, read once: the service from its signature's scope, and its
     ``X-Amz-Target`` or, in the query protocol, the body's ``Action``."""
@@ -382,11 +392,7 @@ async def _serve(host: str, port: int) -> None:
     turns = Turns()
     sqs_indexes.install(while_waiting=turns.suspended)
     stream_iterators.install()
-    moto_dispatch.install()
-    expression_cache.install()
-    random_ids.install()
-    name_cache.install()
-    response_keys.install()
+    install_per_request_fixes()
     server = EmulatorServer(RoutedOnce(), turns, host, port)
     await server.start()
     loop = asyncio.get_running_loop()

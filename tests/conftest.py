@@ -1,8 +1,11 @@
 """Session-wide real components: a moto server over HTTP and a fault proxy in front of it; and
-which tests are slow (``pytest -m "not slow"`` is the quick part; ``make test`` runs all)."""
+which tests are slow (``pytest -m "not slow"`` is the quick part; ``make test`` runs all, on
+every core: each test owns its ports, stacks and folders, and waits on events that hold with
+the other workers busy beside it)."""
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -34,12 +37,41 @@ SLOW_MODULES = {
 }
 
 
+# Modules that share a session fixture costing tens of seconds: make test (pytest-xdist) runs
+# them on one worker, so that it is built once. Every other module is a unit of its own, whole
+# on one worker, so that its module-scoped stack boots once.
+SAME_WORKER = {
+    "tests/deploy/test_bundle.py": "x86_64_zips",
+    "tests/deploy/test_lint.py": "x86_64_zips",
+}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     root = config.rootpath
     for item in items:
         path = item.path.relative_to(root).as_posix()
         if any(path.startswith(prefix) for prefix in SLOW_MODULES):
             item.add_marker(pytest.mark.slow)
+        for name in set(SAME_WORKER.values()) & set(getattr(item, "fixturenames", ())):
+            if SAME_WORKER.get(path) != name:
+                raise pytest.UsageError(f"{path} uses {name}: add it to SAME_WORKER")
+    # The slow modules first, whole: on several workers the longest units start first, so the
+    # run does not end with one worker on a long module while the other is idle.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Whole modules to workers (``--dist loadgroup`` cannot: pytest 9 ignores the node id
+    it rewrites), the modules of ``SAME_WORKER`` together."""
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class ModuleScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return SAME_WORKER.get(module, module)
+
+    config.option.loadscopereorder = False  # keep the order above
+    return ModuleScheduling(config, log)
 
 
 @pytest.fixture(scope="session")

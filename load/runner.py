@@ -7,7 +7,8 @@
    scenario's completion time (3 minutes) after the run has passed.
 3. ``timeline.png`` plots the run; the summary goes to the console and ``summary.json``.
 4. Against ``orders up`` on this machine, what the run cost the machine (``load.machine``): CPU
-   per order by process, the AWS calls per order, the reference loop. When thresholds were
+   per order by process, the AWS calls per order, the reference loop; and what the run's orders
+   would cost on AWS, per million, line by line (``load.cost``). When thresholds were
    missed only because every API container was busy (429 ``TooManyRequestsException``, not the
    stage's ``ThrottlingException``), the run says so: it measured this machine, not the API.
 
@@ -28,9 +29,11 @@ import requests
 from botocore.exceptions import BotoCoreError, ClientError
 
 from load.completion import PEAK_WINDOW, Completion, PipelineReader, wait_for_completion
+from load.cost import Bill, PriceTable, PriceTableError, RunCounts, itemize, table_lines
 from load.machine import MachineCost, MachineMeter, find_orders_up
 from load.plot import read_samples, timeline
 from load.scenarios import Scenario, scenarios
+from load.usage import UsageRecorder
 from load.verdict import VALID_POSTS, Verdict, percentile
 
 LOCUSTFILE = Path(__file__).resolve().with_name("locustfile.py")
@@ -168,6 +171,27 @@ def _follow(
     )
 
 
+def _bill(
+    usage: UsageRecorder | None,
+    completion: Completion | None,
+    accepted: int,
+    cost: MachineCost | None,
+) -> tuple[RunCounts, Bill] | None:
+    """What the run's orders would cost on AWS (``load.cost``), where the stack counted it."""
+    if usage is None or cost is None:
+        return None
+    orders = completion.accepted if completion else accepted
+    emails = completion.emailed if completion else orders
+    counts = usage.stop(orders, emails, cost.loop)
+    if counts is None or not counts.functions:
+        return None
+    try:
+        return counts, itemize(counts, PriceTable.load())
+    except (PriceTableError, ValueError) as exc:
+        print(f"orders load: no cost table: {exc}", file=sys.stderr)
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
     scenario = scenarios(args.throttle)[args.scenario].constant(args.rate, args.duration)
     out = args.out or Path("var/load") / f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -180,7 +204,9 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     stack = find_orders_up(urllib.parse.urlsplit(args.host).port or 80) if local else None
-    meter = MachineMeter(stack, _aws_endpoint(args, local)) if stack is not None else None
+    aws_url = _aws_endpoint(args, local)
+    meter = MachineMeter(stack, aws_url) if stack is not None else None
+    usage = UsageRecorder(stack, aws_url) if stack is not None and aws_url else None
     code = _locust(args, scenario.model_dump_json(), out)
     verdict_path = out / "verdict.json"
     if not verdict_path.exists():
@@ -206,6 +232,7 @@ def run(args: argparse.Namespace) -> int:
             f"{scenario.thresholds.completion_seconds:g} s of the run's end"
         )
     cost = meter.stop(completion.accepted if completion else len(accepted)) if meter else None
+    bill = _bill(usage, completion, len(accepted), cost)
     lines = report(verdict, completion)
     (out / "summary.json").write_text(
         json.dumps(
@@ -214,6 +241,9 @@ def run(args: argparse.Namespace) -> int:
                 "verdict": verdict.model_dump(),
                 "completion": None if completion is None else vars(completion),
                 "machine": None if cost is None else cost.as_json(),
+                "aws_cost": None
+                if bill is None
+                else {"counts": bill[0].as_json(), **bill[1].as_json()},
                 "failures": failures,
                 "capacity_bound": verdict.capacity_bound,
             },
@@ -224,6 +254,8 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(lines))
     if cost is not None:
         print("\n".join(cost.lines()))
+    if bill is not None:
+        print("\n".join(table_lines(bill[1], bill[0].orders)))
     print(f"  plot: {plot}   locust report: {out / 'report.html'}")
     for failure in failures:
         print(f"  MISSED: {failure}")

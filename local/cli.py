@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from contracts.types import UUID4_PATTERN
 from load import cli as load_cli
+from load import cost_command
 from local.aws.emulator import EmulatorError
 from local.aws.resources import ResourceNames
 from local.child_process import ChildFailed
@@ -305,6 +306,15 @@ def parser() -> argparse.ArgumentParser:
         "if a threshold was missed.",
     )
     load_cli.add_arguments(load)
+
+    cost = commands.add_parser(
+        "cost",
+        help="what orders cost on AWS, per million, from a run of orders load",
+        description="Price a run's counts (AWS calls and their request units, Lambda "
+        "invocations and durations, log bytes) per million orders with the price table, "
+        "line by line; and a month at a given volume.",
+    )
+    cost_command.add_arguments(cost)
     return root
 
 
@@ -419,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run_up(args))
     if args.command == "load":
         return load_cli.run(args)
+    if args.command == "cost":
+        return cost_command.run(args)
     if args.aws and urllib.parse.urlsplit(args.aws).hostname in ("127.0.0.1", "localhost", "::1"):
         # The local emulator takes any credentials; a real account keeps its own chain.
         for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):

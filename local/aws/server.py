@@ -34,7 +34,9 @@ latency spike every ~15 s). Every second, what has survived is frozen out of the
 (``gc.freeze``), so a collection walks only what is new.
 
 It counts the AWS calls it serves by ``service.Action``; ``GET /_emulator/calls`` answers the
-counts so far (what a benchmark divides by the orders it sent). moto's own handlers run
+counts so far (what a benchmark divides by the orders it sent), and ``GET /_emulator/usage``
+what AWS would bill for them (``local.aws.usage_meter``: request units by item size, 64 KB
+chunks, empty receives). moto's own handlers run
 without Flask around them (``local.aws.moto_dispatch``), and what moto recomputed per request
 is kept: parsed DynamoDB conditions (``local.aws.expression_cache``), converted attribute
 names (``local.aws.name_cache``), where each member of an answer is found
@@ -73,6 +75,7 @@ from local.aws import (
     stream_iterators,
 )
 from local.aws.turns import AGE_SECONDS, Turns
+from local.aws.usage_meter import UsageMeter
 from local.child_process import announce_ready, hold_lifeline
 
 if TYPE_CHECKING:
@@ -83,6 +86,7 @@ MAX_REMEMBERED_HOSTS = 256
 MAX_BODY_BYTES = 1024**3  # S3 uploads from `aws cloudformation package` are megabytes
 YIELDS_BEFORE_BACKGROUND = 3
 CALLS_PATH = "/_emulator/calls"  # GET: the AWS calls served so far, by ``service.Action``
+USAGE_PATH = "/_emulator/usage"  # GET: what they would be billed for (``local.aws.usage_meter``)
 FREEZE_SECONDS = 1.0
 # Response headers that belong to one connection, set by the server itself.
 _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"}
@@ -165,6 +169,11 @@ def web_response(status: int, headers: list[tuple[str, str]], body: bytes) -> we
     return response
 
 
+def _bytes(response: web.Response) -> bytes:
+    body = response.body
+    return bytes(body) if isinstance(body, (bytes, bytearray)) else b""
+
+
 _QUERY_ACTION = re.compile(rb"(?:^|&)Action=([A-Za-z0-9]+)")
 
 
@@ -185,6 +194,7 @@ class AwsCall(NamedTuple):
     service: str
     target: str
     action: str
+    region: str
 
     @classmethod
     def of(cls, request: web.Request, body: bytes) -> "AwsCall":
@@ -196,7 +206,9 @@ class AwsCall(NamedTuple):
         else:
             found = _QUERY_ACTION.search(body)
             action = found.group(1).decode() if found else ""
-        return cls(scope[3] if len(scope) > 3 else "", target, action)
+        return cls(
+            scope[3] if len(scope) > 3 else "", target, action, scope[2] if len(scope) > 2 else ""
+        )
 
     @property
     def name(self) -> str:
@@ -232,6 +244,7 @@ class OneAtATime:
         self._threads = ThreadPoolExecutor(LONG_POLL_THREADS, thread_name_prefix="long-poll")
         self._runner: asyncio.Task[None] | None = None
         self.calls: Counter[str] = Counter()
+        self.meter = UsageMeter()
 
     def start(self) -> None:
         self._runner = asyncio.get_running_loop().create_task(self._run())
@@ -243,16 +256,38 @@ class OneAtATime:
                 await self._runner
         self._threads.shutdown(wait=False, cancel_futures=True)
 
-    def _in_turn(self, environ: "WSGIEnvironment", foreground: bool) -> web.Response:
+    def _in_turn(
+        self,
+        environ: "WSGIEnvironment",
+        foreground: bool,
+        call: AwsCall | None = None,
+        body: bytes = b"",
+    ) -> web.Response:
         with self._turns.turn(foreground):
+            before = (
+                None
+                if call is None
+                else self.meter.before(call.service, call.action, call.region, body)
+            )
             answer = None if self._direct is None else self._direct(environ)
-            if answer is None:
-                return call_wsgi(self._app, environ)
-        return web_response(*answer)
+            response = call_wsgi(self._app, environ) if answer is None else web_response(*answer)
+            if call is not None and call.service:
+                self.meter.after(
+                    call.service,
+                    call.action,
+                    response.status,
+                    body,
+                    _bytes(response),
+                    before,
+                    environ.get("HTTP_USER_AGENT", ""),
+                )
+        return response
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.path == CALLS_PATH:
             return web.json_response(dict(sorted(self.calls.items())))
+        if request.path == USAGE_PATH:
+            return web.json_response(self.meter.as_json())
         body = await request.read()
         call = AwsCall.of(request, body)
         self.calls[call.name] += 1
@@ -260,7 +295,7 @@ class OneAtATime:
         foreground = environ["SERVER_PORT"] != str(self._background_port)
         if call.blocks:
             response = await asyncio.get_running_loop().run_in_executor(
-                self._threads, self._in_turn, environ, foreground
+                self._threads, self._in_turn, environ, foreground, call, body
             )
             if request.transport is None or request.transport.is_closing():
                 await asyncio.get_running_loop().run_in_executor(
@@ -268,7 +303,7 @@ class OneAtATime:
                 )
             return response
         done: asyncio.Future[web.Response] = asyncio.get_running_loop().create_future()
-        self._waiting[0 if foreground else 1].append((environ, done, time.monotonic()))
+        self._waiting[0 if foreground else 1].append((environ, done, time.monotonic(), call, body))
         self._work.set()
         return await done
 
@@ -320,11 +355,11 @@ class OneAtATime:
                     # connection's request loop, then the handler that queues it): a foreground
                     # request may be next.
                     await asyncio.sleep(0)
-                (environ, done, _), foreground = self._next()
+                (environ, done, _, call, body), foreground = self._next()
                 if done.cancelled():
                     continue  # the client went away
                 try:
-                    done.set_result(self._in_turn(environ, foreground))
+                    done.set_result(self._in_turn(environ, foreground, call, body))
                 except Exception as exc:  # moto's own 500 handling failed: answer it anyway
                     done.set_exception(exc)
                 await asyncio.sleep(0)

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from local.aws.provision import Provisioned, QueueEndpoints
 from local.child_process import ChildProcess, announce_ready, hold_lifeline
 from local.lambda_runtime import client_costs
-from local.lambda_runtime.container import FunctionFailed, LambdaContainer
+from local.lambda_runtime.container import APP_ID_VARIABLE, FunctionFailed, LambdaContainer
 from local.lambda_runtime.event_source import SqsEventSource
 from local.lambda_runtime.pollers import QueuePoller
 from local.lambda_runtime.stream_source import PositionFile, StreamEventSource, StreamPoller
@@ -200,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     config = FleetConfig.model_validate_json(args[0])
     client_costs.install()
+    # Its AWS calls are those Lambda's event source mappings make (the emulator's usage meter
+    # tells callers apart by this id); each container names itself (``container.main``).
+    os.environ[APP_ID_VARIABLE] = "event-source-mapping"
     with contextlib.suppress(OSError):  # a platform without nice still runs, unprioritised
         os.nice(NICENESS)
     hold_lifeline()

@@ -14,7 +14,10 @@ carry another request's keys. Processes also give each container a GIL of its ow
 The protocol is one JSON line each way on the child's stdin and stdout: ``{"event": …}`` in,
 ``{"result": …}`` or ``{"error": "…"}`` out. stdin is also the child's lifeline: when it closes
 (``orders up`` stopped, or died), the child exits. The child's own stdout (Powertools' log lines
-and EMF metrics) goes to ``functions.log``, as CloudWatch would collect it.
+and EMF metrics) goes to ``functions.log``, as CloudWatch would collect it, between the
+``START``, ``END`` and ``REPORT`` lines Lambda writes around each invocation; and each
+invocation's duration, CPU time and log bytes go to ``invocations.jsonl`` beside it, which the
+cost model reads (``load.cost``).
 
     python -m local.lambda_runtime.container MODULE:ATTRIBUTE FUNCTION_NAME TIMEOUT_SECONDS LOG_FILE
 """
@@ -22,15 +25,20 @@ and EMF metrics) goes to ``functions.log``, as CloudWatch would collect it.
 import asyncio
 import contextlib
 import importlib
+import io
 import json
+import math
 import os
+import resource
 import sys
+import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from local.lambda_runtime import client_costs
+from runtime.functions import FUNCTIONS
 from runtime.lambda_context import LocalLambdaContext
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -38,6 +46,9 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 Invoke = Callable[[dict[str, Any], LocalLambdaContext], Awaitable[dict[str, Any]]]
 READY = b"READY\n"
 LINE_LIMIT = 4 * 1024 * 1024  # a line is one event or one answer; SQS batches are the largest
+APP_ID_VARIABLE = "AWS_SDK_UA_APP_ID"
+INVOCATIONS_FILE = "invocations.jsonl"  # beside functions.log: one record per invocation
+MEMORY_MB = {function.name: function.memory_mb for function in FUNCTIONS}
 
 
 class FunctionFailed(RuntimeError):
@@ -149,17 +160,94 @@ class LambdaContainer:
             await self._kill()
 
 
-def _serve(handler: Handler, function_name: str, timeout: float, answers: IO[bytes]) -> None:
+class CountedLog(io.RawIOBase):
+    """The function's log (file descriptor 1), counting the bytes written to it: what
+    CloudWatch Logs would ingest from this container."""
+
+    def __init__(self, fd: int):
+        super().__init__()
+        self._fd = fd
+        self.written = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        done = 0
+        while done < len(view):
+            done += os.write(self._fd, view[done:])
+        self.written += done
+        return done
+
+    def line(self, text: str) -> None:
+        sys.stdout.flush()
+        self.write((text + "\n").encode())
+
+
+class InvocationRecords:
+    """One JSON line per invocation in ``invocations.jsonl`` beside the log, and Lambda's own
+    platform lines (``START``, ``END``, ``REPORT``) in the log, as Lambda writes them: what the
+    cost model (``load.cost``) bills for duration, requests and log bytes."""
+
+    def __init__(self, function_name: str, log: CountedLog, path: Path, init_ms: float):
+        self._function = function_name
+        self._log = log
+        self._path = path
+        self._init_ms: float | None = init_ms
+        self._memory_mb = MEMORY_MB.get(function_name, 128)
+
+    @contextlib.contextmanager
+    def invocation(self, request_id: str) -> Iterator[None]:
+        logged = self._log.written
+        self._log.line(f"START RequestId: {request_id} Version: $LATEST")
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            duration = (time.perf_counter() - wall) * 1000
+            cpu_ms = (time.process_time() - cpu) * 1000
+            sys.stdout.flush()
+            used = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+            init = "" if self._init_ms is None else f"\tInit Duration: {self._init_ms:.2f} ms"
+            self._log.line(f"END RequestId: {request_id}")
+            self._log.line(
+                f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
+                f"Billed Duration: {math.ceil(duration)} ms\tMemory Size: {self._memory_mb} MB\t"
+                f"Max Memory Used: {used} MB{init}\t"
+            )
+            record = {
+                "function": self._function,
+                "requestId": request_id,
+                "durationMs": round(duration, 3),
+                "cpuMs": round(cpu_ms, 3),
+                "memoryMb": self._memory_mb,
+                "logBytes": self._log.written - logged,
+                "initMs": self._init_ms,
+            }
+            self._init_ms = None
+            with self._path.open("a", encoding="utf-8") as records:
+                records.write(json.dumps(record) + "\n")
+
+
+def _serve(
+    handler: Handler,
+    function_name: str,
+    timeout: float,
+    answers: IO[bytes],
+    records: InvocationRecords,
+) -> None:
     for line in sys.stdin.buffer:
         request = json.loads(line)
         context = LocalLambdaContext(
             function_name, timeout_seconds=timeout, aws_request_id=request["requestId"]
         )
-        try:
-            answer: dict[str, Any] = {"result": handler(request["event"], context)}
-        except Exception as exc:  # Lambda reports a raising handler as a function error
-            traceback.print_exc()
-            answer = {"error": f"{type(exc).__name__}: {exc}"}
+        with records.invocation(request["requestId"]):
+            try:
+                answer: dict[str, Any] = {"result": handler(request["event"], context)}
+            except Exception as exc:  # Lambda reports a raising handler as a function error
+                traceback.print_exc()
+                answer = {"error": f"{type(exc).__name__}: {exc}"}
         answers.write(json.dumps(answer).encode() + b"\n")
         answers.flush()
 
@@ -169,12 +257,17 @@ def main(argv: list[str] | None = None) -> int:
     # Answers go out on the original stdout; everything the function prints (its log lines,
     # its EMF metrics) goes to the log file, one whole line per write.
     answers = os.fdopen(os.dup(1), "wb")
+    started = time.perf_counter()
     log = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.dup2(log, 1)
     os.close(log)
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    counted = CountedLog(1)
+    sys.stdout = io.TextIOWrapper(io.BufferedWriter(counted), encoding="utf-8", line_buffering=True)
     module_name, attribute = entry.split(":")
     client_costs.install()
+    # The function's name in its AWS calls' User-Agent (``app/NAME``): the emulator's usage
+    # meter counts each function's calls apart. Set by the local stack only, never on Lambda.
+    os.environ[APP_ID_VARIABLE] = function_name
     try:
         module = importlib.import_module(module_name)
         handler: Handler = getattr(module, attribute)
@@ -188,10 +281,14 @@ def main(argv: list[str] | None = None) -> int:
         answers.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode() + b"\n")
         answers.flush()
         return 1
+    init_ms = (time.perf_counter() - started) * 1000
+    records = InvocationRecords(
+        function_name, counted, Path(log_file).with_name(INVOCATIONS_FILE), init_ms
+    )
     answers.write(READY)
     answers.flush()
     with contextlib.suppress(KeyboardInterrupt):
-        _serve(handler, function_name, float(timeout), answers)
+        _serve(handler, function_name, float(timeout), answers, records)
     return 0
 
 

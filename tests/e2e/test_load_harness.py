@@ -99,6 +99,20 @@ def test_the_smoke_scenario_runs_reports_and_follows_every_order(
     assert kinds[("invalid", "400")] > 0
     assert kinds[("order", "200")] > 0
     assert summary["verdict"]["errors"] == 0
+    # What the run's orders would cost on AWS, counted by the stack (load.cost); then the same
+    # from the run's records by orders cost.
+    cost = summary["aws_cost"]
+    assert cost["counts"]["orders"] == completion["accepted"]
+    assert 0 < cost["without_email_per_million"] < cost["total_per_million"]
+    assert "cost per million orders on AWS" in result.stdout
+    priced = run(
+        sys.executable,
+        *("-m", "local.cli", "cost", str(out), "--orders-per-month", "2e6"),
+        timeout=60,
+    )
+    assert priced.returncode == 0, priced.stderr
+    assert f"${cost['total_per_million']:.2f} per million orders in all" in priced.stdout
+    assert "at 2,000,000 orders a month" in priced.stdout
 
 
 def test_after_a_burst_far_above_capacity_every_accepted_order_completes(stack: Stack) -> None:

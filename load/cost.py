@@ -1,0 +1,455 @@
+"""What orders cost on AWS, from what a run of the local stack counted, priced by one table.
+
+The local stack sees every billable event of the pipeline: each AWS call passes its emulator,
+which counts what AWS would bill for it (``GET /_emulator/usage``: request units from item
+sizes, 64 KB chunks, by caller and resource), and each invocation of a function leaves a record
+beside the functions' log (``invocations.jsonl``: duration, CPU time, log bytes). ``RunCounts``
+holds the difference over a run; ``itemize`` prices it per million orders with the table in
+``load/prices/us-east-1.toml`` (every price there, none here).
+
+One line is a model, not a count: Lambda's billed duration. A function's time here is its CPU
+time on this machine plus the time it waited (on AWS calls, on SMTP). Lambda gives a function a
+share of a vCPU in proportion to its memory (a whole one at 1,769 MB), so its CPU time is
+scaled by that share and by the speed of this machine against Lambda's (SPEC §12's reference
+loop, here and as assumed for Lambda); waiting is kept as measured. That line shows its figure
+at half and at twice the CPU time so scaled.
+"""
+
+import json
+import math
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+PRICES = Path(__file__).resolve().with_name("prices") / "us-east-1.toml"
+TEMPLATES = Path(__file__).resolve().parents[1] / "cfn"
+MILLION = 1_000_000
+GB = 1024**3
+API_FUNCTION = "order-api"
+EMAIL_FUNCTION = "email-consumer"
+# Callers of AWS that belong to the pipeline besides its functions (``app/`` ids in the
+# User-Agent, set by the local stack): Lambda's event source mappings.
+PIPELINE_CALLERS = ("event-source-mapping",)
+STREAM_ACTIONS = ("GetRecords", "GetShardIterator", "DescribeStream", "ListStreams")
+ROUNDING_MS = 0.5  # Lambda bills each invocation's duration rounded up to the millisecond
+REQUIRED_PRICES = (
+    "apigateway_rest_request",
+    "apigateway_http_request",
+    "lambda_request",
+    "lambda_gb_second_x86_64",
+    "lambda_gb_second_arm64",
+    "lambda_snapstart_cache_gb_second",
+    "dynamodb_write_request_unit",
+    "dynamodb_read_request_unit",
+    "dynamodb_streams_read_request",
+    "sns_request",
+    "sqs_request",
+    "ses_email",
+    "logs_ingested_gb",
+    "alarm_month",
+    "dashboard_month",
+    "xray_trace",
+    "kms_key_month",
+    "secret_month",
+)
+REQUIRED_ASSUMPTIONS = (
+    "lambda_full_vcpu_mb",
+    "lambda_reference_loop_ms",
+    "xray_sampling_rate",
+    "month_seconds",
+)
+
+
+class PriceTableError(ValueError):
+    """The price table cannot be used; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Price:
+    usd: float
+    per: float
+    unit: str
+    source: str
+    read: str
+
+    @property
+    def each(self) -> float:
+        return self.usd / self.per
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    region: str
+    prices: dict[str, Price]
+    assumptions: dict[str, float]
+
+    @classmethod
+    def load(cls, path: Path = PRICES) -> "PriceTable":
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise PriceTableError(f"{path}: cannot read it ({exc.strerror})") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise PriceTableError(f"{path}: not a TOML file ({exc})") from None
+        prices: dict[str, Price] = {}
+        raw = data.get("price")
+        raw = raw if isinstance(raw, dict) else {}
+        for name in REQUIRED_PRICES:
+            entry: Any = raw.get(name)
+            try:
+                price = Price(
+                    float(entry["usd"]),
+                    float(entry["per"]),
+                    str(entry["unit"]),
+                    str(entry["source"]),
+                    str(entry["read"]),
+                )
+            except (TypeError, KeyError, ValueError):
+                raise PriceTableError(
+                    f"{path}: price.{name} needs usd, per, unit, source and read"
+                ) from None
+            if not (math.isfinite(price.usd) and price.usd >= 0 and price.per > 0):
+                raise PriceTableError(f"{path}: price.{name}: usd must be >= 0 and per > 0")
+            prices[name] = price
+        assumptions: dict[str, float] = {}
+        given = data.get("assumption")
+        given = given if isinstance(given, dict) else {}
+        for name in REQUIRED_ASSUMPTIONS:
+            value = given.get(name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise PriceTableError(f"{path}: assumption.{name} must be a number >= 0")
+            assumptions[name] = float(value)
+        return cls(str(data.get("region", "?")), prices, assumptions)
+
+
+@dataclass
+class FunctionRun:
+    """One function's invocations in a run, summed from ``invocations.jsonl``."""
+
+    memory_mb: int
+    invocations: int = 0
+    duration_ms: float = 0.0
+    cpu_ms: float = 0.0
+    log_bytes: int = 0
+    cold_starts: int = 0
+    init_ms: float = 0.0
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.invocations += 1
+        self.duration_ms += float(record["durationMs"])
+        self.cpu_ms += min(float(record["cpuMs"]), float(record["durationMs"]))
+        self.log_bytes += int(record["logBytes"])
+        if record.get("initMs") is not None:
+            self.cold_starts += 1
+            self.init_ms += float(record["initMs"])
+
+
+def functions_from(lines: list[str]) -> dict[str, FunctionRun]:
+    """``invocations.jsonl`` lines (those a run appended) by function; unreadable lines are
+    skipped (a container killed mid-write leaves at most one)."""
+    runs: dict[str, FunctionRun] = {}
+    for line in lines:
+        try:
+            record = json.loads(line)
+            run = runs.setdefault(record["function"], FunctionRun(int(record["memoryMb"])))
+            run.add(record)
+        except (ValueError, KeyError, TypeError):
+            continue
+    return runs
+
+
+def usage_delta(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The emulator's usage rows (``/_emulator/usage``) that grew between two readings, by how
+    much."""
+
+    def key(row: dict[str, Any]) -> tuple[str, str, str]:
+        return (row["caller"], row["call"], row["resource"])
+
+    earlier = {key(row): row for row in before}
+    rows = []
+    for row in after:
+        old = earlier.get(key(row), {})
+        grown = {
+            name: value - old.get(name, 0)
+            for name, value in row.items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+        }
+        if grown.get("requests", 0) > 0:
+            rows.append(
+                {"caller": row["caller"], "call": row["call"], "resource": row["resource"], **grown}
+            )
+    return rows
+
+
+@dataclass
+class RunCounts:
+    """What a run of the local stack counted: the input of ``itemize``."""
+
+    orders: int
+    emails: int
+    loop_ms: float
+    functions: dict[str, FunctionRun]
+    aws: list[dict[str, Any]]
+    architecture: str = "arm64"
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "functions": {k: asdict(v) for k, v in self.functions.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "RunCounts":
+        return cls(
+            orders=int(data["orders"]),
+            emails=int(data["emails"]),
+            loop_ms=float(data["loop_ms"]),
+            functions={k: FunctionRun(**v) for k, v in data["functions"].items()},
+            aws=list(data["aws"]),
+            architecture=str(data.get("architecture", "arm64")),
+        )
+
+
+@dataclass(frozen=True)
+class Line:
+    service: str
+    what: str
+    units_per_order: float
+    usd_per_million: float
+    email: bool = False  # there only because orders are emailed
+    note: str = ""
+
+
+@dataclass
+class Bill:
+    lines: list[Line]
+    comparisons: list[Line]
+    monthly: list[Line] = field(default_factory=list)  # fixed, per month, whatever the volume
+
+    @property
+    def total(self) -> float:
+        return sum(line.usd_per_million for line in self.lines)
+
+    @property
+    def without_email(self) -> float:
+        return sum(line.usd_per_million for line in self.lines if not line.email)
+
+    @property
+    def without_ses(self) -> float:
+        return sum(line.usd_per_million for line in self.lines if line.service != "SES")
+
+    @property
+    def fixed_per_month(self) -> float:
+        return sum(line.usd_per_million for line in self.monthly)
+
+    def dominant(self, email: bool = True) -> Line:
+        return max(
+            (line for line in self.lines if email or not line.email),
+            key=lambda line: line.usd_per_million,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "per_million_orders": [asdict(line) for line in self.lines],
+            "comparisons": [asdict(line) for line in self.comparisons],
+            "fixed_per_month": [asdict(line) for line in self.monthly],
+            "total_per_million": round(self.total, 4),
+            "without_ses_per_million": round(self.without_ses, 4),
+            "without_email_per_million": round(self.without_email, 4),
+            "fixed_usd_per_month": round(self.fixed_per_month, 4),
+            "dominant": self.dominant().service + " " + self.dominant().what,
+        }
+
+
+def lambda_ms(
+    run: FunctionRun, loop_ms: float, table: PriceTable, cpu_factor: float = 1.0
+) -> float:
+    """The run's invocations of one function as Lambda would bill them, in ms (module doc)."""
+    share = min(1.0, run.memory_mb / table.assumptions["lambda_full_vcpu_mb"])
+    speed = table.assumptions["lambda_reference_loop_ms"] / loop_ms if loop_ms > 0 else 1.0
+    cpu = run.cpu_ms * speed / share * cpu_factor
+    waited = max(0.0, run.duration_ms - run.cpu_ms)
+    return cpu + waited + ROUNDING_MS * run.invocations
+
+
+def itemize(counts: RunCounts, table: PriceTable, templates: Path = TEMPLATES) -> Bill:
+    """Dollars per million orders, line by line, from a run's counts."""
+    if counts.orders <= 0:
+        raise ValueError("the run accepted no order: nothing to divide by")
+    p = table.prices
+    per_order = 1 / counts.orders
+    lines: list[Line] = []
+
+    def add(
+        service: str, what: str, units: float, price: Price, email: bool = False, note: str = ""
+    ) -> None:
+        lines.append(
+            Line(
+                service,
+                what,
+                units * per_order,
+                units * per_order * MILLION * price.each,
+                email,
+                note,
+            )
+        )
+
+    api_requests = counts.functions.get(API_FUNCTION, FunctionRun(0)).invocations
+    add("API Gateway", "REST API requests", api_requests, p["apigateway_rest_request"])
+    comparisons = [
+        Line(
+            "API Gateway",
+            "as an HTTP API instead (not used: API keys and usage plans need REST)",
+            api_requests * per_order,
+            api_requests * per_order * MILLION * p["apigateway_http_request"].each,
+        )
+    ]
+    gb_second = p[f"lambda_gb_second_{'arm64' if counts.architecture == 'arm64' else 'x86_64'}"]
+    for name, run in sorted(counts.functions.items()):
+        email = name == EMAIL_FUNCTION
+        add("Lambda", f"{name} invocations", run.invocations, p["lambda_request"], email)
+        gb = run.memory_mb / 1024
+        ms = lambda_ms(run, counts.loop_ms, table)
+        low, high = (lambda_ms(run, counts.loop_ms, table, f) for f in (0.5, 2.0))
+        note = (
+            f"{ms / max(run.invocations, 1):.1f} ms an invocation at {run.memory_mb} MB (modelled; "
+            f"${low / 1000 * gb * per_order * MILLION * gb_second.each:.2f} to "
+            f"${high / 1000 * gb * per_order * MILLION * gb_second.each:.2f} with half or twice the CPU time)"
+        )
+        add("Lambda", f"{name} duration (GB-s)", ms / 1000 * gb, gb_second, email, note)
+        add(
+            "CloudWatch Logs",
+            f"{name} log bytes ingested (GB)",
+            run.log_bytes / GB,
+            p["logs_ingested_gb"],
+            email,
+            f"{run.log_bytes * per_order:.0f} bytes an order",
+        )
+    writes: dict[tuple[str, bool], float] = {}
+    reads: dict[tuple[str, bool], float] = {}
+    stream_reads = 0.0
+    sns = 0.0
+    sqs: dict[tuple[str, bool], float] = {}
+    for row in counts.aws:
+        if row["caller"] not in PIPELINE_CALLERS and row["caller"] not in counts.functions:
+            continue  # a client of the stack (orders load reading its records), not the pipeline
+        service, _, action = row["call"].partition(".")
+        if service == "dynamodb" and action in STREAM_ACTIONS:
+            service = "dynamodbstreams"  # signed as dynamodb
+        email = row["caller"] == EMAIL_FUNCTION or "Email" in row["resource"]
+        key = (row["resource"] or "?", email)
+        if service == "dynamodb":
+            writes[key] = (
+                writes.get(key, 0.0) + row.get("write_units", 0) + row.get("index_write_units", 0)
+            )
+            reads[key] = reads.get(key, 0.0) + row.get("read_units", 0)
+        elif service == "dynamodbstreams":
+            stream_reads += row.get("billed_requests", 0)
+        elif service == "sns":
+            sns += row.get("billed_requests", 0)
+        elif service == "sqs":
+            sqs[key] = sqs.get(key, 0.0) + row.get("billed_requests", 0)
+    for (resource, email), units in sorted(writes.items()):
+        if units:
+            add(
+                "DynamoDB",
+                f"write request units, {resource}",
+                units,
+                p["dynamodb_write_request_unit"],
+                email,
+            )
+    for (resource, email), units in sorted(reads.items()):
+        if units:
+            add(
+                "DynamoDB",
+                f"read request units, {resource}",
+                units,
+                p["dynamodb_read_request_unit"],
+                email,
+            )
+    if stream_reads:
+        add(
+            "DynamoDB Streams",
+            "reads by the publisher's event source mapping",
+            stream_reads,
+            p["dynamodb_streams_read_request"],
+        )
+    add("SNS", "publish requests (64 KB chunks)", sns, p["sns_request"])
+    for (resource, email), units in sorted(sqs.items()):
+        add("SQS", f"requests, {resource}", units, p["sqs_request"], email)
+    add("SES", "emails", counts.emails, p["ses_email"], email=True)
+    traces = (
+        sum(run.invocations for run in counts.functions.values())
+        * table.assumptions["xray_sampling_rate"]
+    )
+    add(
+        "X-Ray",
+        f"traces at {table.assumptions['xray_sampling_rate']:.0%} sampling",
+        traces,
+        p["xray_trace"],
+        note="each API request and each event-driven invocation starts a trace",
+    )
+    return Bill(lines, comparisons, fixed_monthly(table, templates))
+
+
+def prod_architecture(templates: Path = TEMPLATES) -> str:
+    """The Lambda architecture of the prod parameters (``cfn/params/prod.json``)."""
+    try:
+        params = json.loads((templates / "params" / "prod.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "x86_64"
+    for param in params if isinstance(params, list) else []:
+        name, _, value = str(param).partition("=")
+        if name == "Architecture":
+            return value
+    return "x86_64"
+
+
+def _count(templates: Path, resource_type: str) -> int:
+    pattern = re.compile(rf"^\s+Type:\s+{re.escape(resource_type)}\s*$", re.MULTILINE)
+    return sum(
+        len(pattern.findall(path.read_text(encoding="utf-8"))) for path in templates.glob("*.yaml")
+    )
+
+
+def fixed_monthly(table: PriceTable, templates: Path = TEMPLATES) -> list[Line]:
+    """What the stack costs a month whatever its volume, from the templates' resources."""
+    p = table.prices
+    lines = []
+    for resource_type, what, price in (
+        ("AWS::CloudWatch::Alarm", "alarms", p["alarm_month"]),
+        (
+            "AWS::CloudWatch::Dashboard",
+            "dashboards (the first three of an account are free)",
+            p["dashboard_month"],
+        ),
+        ("AWS::KMS::Key", "KMS keys", p["kms_key_month"]),
+        ("AWS::SecretsManager::Secret", "secrets", p["secret_month"]),
+    ):
+        count = _count(templates, resource_type)
+        if count:
+            lines.append(Line("fixed", f"{what}: {count}", count, count * price.usd / price.per))
+    return lines
+
+
+def table_lines(bill: Bill, orders: int | None = None) -> list[str]:
+    """The bill as the console shows it."""
+    out = ["  cost per million orders on AWS (load/prices: us-east-1, on-demand, no free tier):"]
+    for line in sorted(bill.lines, key=lambda line: -line.usd_per_million):
+        mark = " (email)" if line.email else ""
+        out.append(f"    ${line.usd_per_million:>9.2f}  {line.service}: {line.what}{mark}")
+        if line.note:
+            out.append(f"                {line.note}")
+    for line in bill.comparisons:
+        out.append(f"    (${line.usd_per_million:>8.2f}  {line.service}: {line.what})")
+    dominant = bill.dominant(email=False)
+    out.append(
+        f"    ${bill.total:.2f} per million orders in all; ${bill.without_ses:.2f} without SES's line; "
+        f"${bill.without_email:.2f} without email at all (largest line then: {dominant.service} "
+        f"{dominant.what}, ${dominant.usd_per_million:.2f})"
+    )
+    if bill.monthly:
+        fixed = ", ".join(f"{line.what} ${line.usd_per_million:.2f}" for line in bill.monthly)
+        out.append(f"    and ${bill.fixed_per_month:.2f} a month whatever the volume: {fixed}")
+    if orders is not None:
+        out.append(f"    (from {orders} orders)")
+    return out

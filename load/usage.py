@@ -1,0 +1,68 @@
+"""What a run of the local stack counted for its bill, read from outside as a client may: the
+emulator's ``GET /_emulator/usage`` and the records its Lambda containers append to
+``invocations.jsonl`` in ``orders up``'s log folder. Nothing of ``local`` is imported."""
+
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from load.cost import RunCounts, functions_from, prod_architecture, usage_delta
+
+INVOCATIONS = Path("var/logs/invocations.jsonl")  # under orders up's working folder
+
+
+def emulator_usage(aws_url: str) -> list[dict[str, Any]] | None:
+    """The emulator's billable units so far, by caller, call and resource; None where the
+    endpoint is not that emulator."""
+    try:
+        with urllib.request.urlopen(f"{aws_url}/_emulator/usage", timeout=10) as answer:  # noqa: S310 - the user's own endpoint
+            rows = json.load(answer)
+    except (OSError, ValueError):
+        return None
+    return rows if isinstance(rows, list) else None
+
+
+def invocations_file(stack_pid: int) -> Path | None:
+    try:
+        return Path(psutil.Process(stack_pid).cwd()) / INVOCATIONS
+    except (psutil.Error, OSError):
+        return None
+
+
+def _size(path: Path | None) -> int:
+    try:
+        return path.stat().st_size if path is not None else 0
+    except OSError:
+        return 0
+
+
+class UsageRecorder:
+    """Start before the load, stop after the pipeline has finished: the run's ``RunCounts``."""
+
+    def __init__(self, stack_pid: int, aws_url: str):
+        self._aws_url = aws_url
+        self._file = invocations_file(stack_pid)
+        self._offset = _size(self._file)
+        self._before = emulator_usage(aws_url)
+
+    def stop(self, orders: int, emails: int, loop_ms: float) -> RunCounts | None:
+        after = emulator_usage(self._aws_url)
+        if self._before is None or after is None or self._file is None or orders <= 0:
+            return None
+        try:
+            with self._file.open("rb") as records:
+                records.seek(self._offset)
+                lines = records.read().decode("utf-8", errors="replace").splitlines()
+        except OSError:
+            lines = []
+        return RunCounts(
+            orders=orders,
+            emails=emails,
+            loop_ms=loop_ms,
+            functions=functions_from(lines),
+            aws=usage_delta(self._before, after),
+            architecture=prod_architecture(),
+        )

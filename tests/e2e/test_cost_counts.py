@@ -1,0 +1,174 @@
+"""The cost model's counts against what the stack actually did, on a small run: 50 orders
+through a real ``orders up``; every request, request unit, message and invocation the model
+prices is checked against the emulator's call counts, the tables' items and the outbox."""
+
+import json
+import math
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from load.cost import PriceTable, RunCounts, functions_from, itemize, usage_delta
+from local.aws.usage_meter import item_size, write_units
+from tests.support.aws import Boto
+from tests.support.polling import eventually
+from tests.support.stack_process import ROOT, start_with_emulator
+
+ORDERS = 50
+SAMPLE = ROOT / "contracts" / "samples" / "order_request.spec_example.json"
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - the test's emulator
+        return json.load(answer)
+
+
+@dataclass
+class Run:
+    folder: Path
+    boto: Boto
+    usage: list[dict[str, Any]]  # what grew during the run, by caller, call and resource
+    calls: Counter[str]  # the emulator's own call counts, grown during the run
+    records: list[str]  # invocations.jsonl lines the run appended
+    log_bytes: int  # how much functions.log grew
+
+    def row(self, caller: str, call: str, resource: str) -> dict[str, Any]:
+        found = [
+            row
+            for row in self.usage
+            if (row["caller"], row["call"], row["resource"]) == (caller, call, resource)
+        ]
+        assert len(found) == 1, (caller, call, resource, self.usage)
+        return found[0]
+
+
+def _settled(boto: Boto, outbox: Path, aws: str) -> bool:
+    if len(list(outbox.glob("*.eml"))) < ORDERS or len(boto.scan("dev-AuditLogs")) < ORDERS:
+        return False
+    sqs = boto.client("sqs")
+    for name in ("dev-OrderEmailQueue", "dev-OrderAuditQueue"):
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=f"{aws}/123456789012/{name}", AttributeNames=["All"]
+        )["Attributes"]
+        if int(attributes["ApproximateNumberOfMessages"]) or int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        ):
+            return False  # a batch not yet deleted
+    usage = _get(f"{aws}/_emulator/usage")
+    sent = [r for r in usage if r["caller"] == "email-consumer" and r["call"] == "dynamodb.PutItem"]
+    return bool(sent) and sent[0]["requests"] >= 2 * ORDERS
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    folder = tmp_path_factory.mktemp("cost")
+    stack, aws = start_with_emulator(folder)
+    try:
+        records = folder / "var" / "logs" / "invocations.jsonl"
+        log = records.with_name("functions.log")
+        offset, log_before = records.stat().st_size, log.stat().st_size
+        usage_before, calls_before = _get(f"{aws}/_emulator/usage"), _get(f"{aws}/_emulator/calls")
+        body = SAMPLE.read_text(encoding="utf-8")
+        with requests.Session() as http:
+            for _ in range(ORDERS):
+                answer = http.post(
+                    f"{stack.api}/order",
+                    data=body,
+                    headers={"Content-Type": "application/json"},
+                    timeout=30,
+                )
+                assert answer.status_code == 200, answer.text
+        boto = Boto(aws)
+        assert eventually(lambda: _settled(boto, folder / "outbox", aws), within=90)
+        calls = Counter(_get(f"{aws}/_emulator/calls"))
+        calls.subtract(calls_before)
+        usage = usage_delta(usage_before, _get(f"{aws}/_emulator/usage"))
+        with records.open("rb") as appended:
+            appended.seek(offset)
+            lines = appended.read().decode().splitlines()
+        yield Run(folder, boto, usage, +calls, lines, log.stat().st_size - log_before)
+    finally:
+        code, output, _ = stack.stop()
+    assert code == 0, output
+
+
+def test_the_meter_counts_every_call_the_emulator_served(run: Run) -> None:
+    by_call: Counter[str] = Counter()
+    for row in run.usage:
+        by_call[row["call"]] += row["requests"]
+    # The emulator counts a long poll when it arrives, the meter when it is answered: at each
+    # reading, up to one per poller may be waiting (orders up: 2 pollers on each of 2 queues).
+    waiting = run.calls["sqs.ReceiveMessage"] - by_call["sqs.ReceiveMessage"]
+    assert -4 <= waiting <= 4
+    assert +(by_call - Counter({"sqs.ReceiveMessage": by_call["sqs.ReceiveMessage"]})) == +(
+        run.calls - Counter({"sqs.ReceiveMessage": run.calls["sqs.ReceiveMessage"]})
+    )
+
+
+def test_each_write_is_billed_by_the_size_of_the_item_it_stored(run: Run) -> None:
+    orders = run.boto.scan("dev-Orders")
+    audits = run.boto.scan("dev-AuditLogs")
+    assert len(orders) == len(audits) == ORDERS
+    stored = run.row("order-api", "dynamodb.PutItem", "dev-Orders")
+    assert stored["requests"] == ORDERS
+    assert stored["write_units"] == sum(write_units(item_size(item)) for item in orders)
+    audited = run.row("audit-consumer", "dynamodb.PutItem", "dev-AuditLogs")
+    assert audited["requests"] == ORDERS
+    expected = sum(write_units(item_size(item)) for item in audits)
+    assert audited["write_units"] == audited["index_write_units"] == expected  # projection ALL
+    ledger = run.row("email-consumer", "dynamodb.PutItem", "dev-Idempotency")
+    sent = [
+        item
+        for item in run.boto.scan("dev-Idempotency")
+        if item["IdempotencyKey"]["S"].startswith("email#")
+    ]
+    assert len(sent) == ORDERS
+    assert all(item_size(item) <= 1024 for item in sent)
+    assert ledger["requests"] == ledger["write_units"] == 2 * ORDERS  # claim, then SENT
+
+
+def test_messages_are_counted_where_they_are_published_received_and_deleted(run: Run) -> None:
+    published = run.row("order-publisher", "sns.PublishBatch", "dev-OrderEvents")
+    assert published["messages"] == ORDERS
+    assert published["billed_requests"] == published["requests"] == math.ceil(published["requests"])
+    invocations = Counter(json.loads(line)["function"] for line in run.records)
+    for queue, function in (
+        ("dev-OrderEmailQueue", "email-consumer"),
+        ("dev-OrderAuditQueue", "audit-consumer"),
+    ):
+        received = run.row("event-source-mapping", "sqs.ReceiveMessage", queue)
+        assert received["messages"] == ORDERS
+        batches = received["requests"] - received["empty_receives"]
+        assert invocations[function] == batches
+        deleted = run.row("event-source-mapping", "sqs.DeleteMessageBatch", queue)
+        assert deleted["requests"] == batches
+    assert invocations["order-api"] == ORDERS
+    assert invocations["order-publisher"] >= 1
+
+
+def test_every_byte_the_functions_logged_is_in_an_invocation_record(run: Run) -> None:
+    records = [json.loads(line) for line in run.records]
+    assert all(record["logBytes"] > 0 for record in records)
+    assert sum(record["logBytes"] for record in records) == run.log_bytes
+
+
+def test_the_bill_of_the_run_prices_what_was_counted(run: Run) -> None:
+    counts = RunCounts(
+        orders=ORDERS,
+        emails=len(list((run.folder / "outbox").glob("*.eml"))),
+        loop_ms=120.0,
+        functions=functions_from(run.records),
+        aws=run.usage,
+    )
+    bill = itemize(counts, PriceTable.load())
+    lines = {(line.service, line.what): line for line in bill.lines}
+    assert lines[("API Gateway", "REST API requests")].units_per_order == 1
+    assert lines[("SES", "emails")].usd_per_million == pytest.approx(100.0)
+    assert lines[("SNS", "publish requests (64 KB chunks)")].units_per_order <= 1
+    assert bill.without_email < bill.total

@@ -1,0 +1,254 @@
+"""The cost model's pure parts: item sizes and request units as AWS defines them, the price
+table's checks, and the bill built from a run's counts."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from load.cost import (
+    PRICES,
+    FunctionRun,
+    PriceTable,
+    PriceTableError,
+    RunCounts,
+    functions_from,
+    itemize,
+    lambda_ms,
+    table_lines,
+    usage_delta,
+)
+from local.aws.usage_meter import (
+    attribute_size,
+    caller_of,
+    chunks,
+    item_size,
+    number_size,
+    read_units,
+    resource_of,
+    write_units,
+)
+
+
+@pytest.mark.parametrize(
+    ("number", "size"),
+    [("1", 2), ("12", 2), ("123", 3), ("1000", 2), ("0.001", 2), ("-12345.678", 5), ("0", 2)],
+)
+def test_a_number_takes_a_byte_per_two_significant_digits_plus_one(number: str, size: int) -> None:
+    assert number_size(number) == size
+
+
+def test_item_size_counts_names_values_and_container_overheads() -> None:
+    assert attribute_size({"S": "héllo"}) == 6  # UTF-8 bytes
+    assert attribute_size({"BOOL": True}) == attribute_size({"NULL": True}) == 1
+    assert attribute_size({"B": "AAEC"}) == 3  # base64 of 3 bytes
+    assert attribute_size({"SS": ["ab", "c"]}) == 3
+    assert attribute_size({"L": [{"S": "ab"}, {"N": "1"}]}) == 3 + (1 + 2) + (1 + 2)
+    assert attribute_size({"M": {"k": {"S": "v"}}}) == 3 + 1 + 1 + 1
+    assert item_size({"OrderId": {"S": "x" * 36}, "Total": {"N": "12.5"}}) == 7 + 36 + 5 + 3
+    assert item_size(None) == item_size({}) == 0
+
+
+def test_request_units_round_up_with_a_minimum_of_one() -> None:
+    assert [write_units(n) for n in (0, 1, 1024, 1025, 4096)] == [1, 1, 1, 2, 4]
+    assert read_units(0, consistent=True) == 1
+    assert read_units(4096, consistent=False) == 0.5
+    assert read_units(4097, consistent=True) == 2
+    assert [chunks(n) for n in (0, 65536, 65537)] == [1, 1, 2]
+
+
+def test_callers_and_resources_are_read_from_the_request() -> None:
+    ua = "aiobotocore/2.25.1 md/Botocore#1.40.61 ua/2.1 app/email-consumer cfg/retry-mode#standard"
+    assert caller_of(ua) == "email-consumer"
+    assert caller_of("Boto3/1.40.61") == "other"
+    assert resource_of("sqs", b'{"QueueUrl": "http://h:1/123456789012/dev-OrderEmailQueue"}') == (
+        "dev-OrderEmailQueue"
+    )
+    assert resource_of("dynamodb", b'{"TableName": "dev-Orders"}') == "dev-Orders"
+    topic = b"Action=PublishBatch&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A123%3Adev-OrderEvents"
+    assert resource_of("sns", topic) == "dev-OrderEvents"
+    assert resource_of("dynamodb", b"not json") == ""
+
+
+def _table(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "prices.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_committed_price_table_loads_and_every_price_names_its_source() -> None:
+    table = PriceTable.load()
+    assert table.region == "us-east-1"
+    for name, price in table.prices.items():
+        assert price.source.startswith("https://"), name
+        assert price.read == "2026-11-27", name
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            lambda text: text.replace(
+                "[price.sqs_request]\nusd = 0.40", "[price.sqs_request]\nusd = -1"
+            ),
+            "price.sqs_request: usd must be >= 0",
+        ),
+        (
+            lambda text: text.replace("[price.ses_email]", "[price.ses_mail]"),
+            "price.ses_email needs usd",
+        ),
+        (
+            lambda text: text.replace("xray_sampling_rate = 0.05", 'xray_sampling_rate = "lots"'),
+            "assumption.xray_sampling_rate",
+        ),
+        (lambda text: text + "\n[price\n", "not a TOML file"),
+    ],
+)
+def test_a_bad_price_table_is_refused_naming_the_entry(
+    tmp_path: Path, mutate: Callable[[str], str], message: str
+) -> None:
+    path = _table(tmp_path, mutate(PRICES.read_text(encoding="utf-8")))
+    with pytest.raises(PriceTableError, match=message):
+        PriceTable.load(path)
+
+
+def test_a_missing_price_table_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(PriceTableError, match="cannot read it"):
+        PriceTable.load(tmp_path / "nowhere.toml")
+
+
+def _counts() -> RunCounts:
+    functions = {
+        "order-api": FunctionRun(
+            512, invocations=100, duration_ms=1500, cpu_ms=1000, log_bytes=80_000
+        ),
+        "order-publisher": FunctionRun(
+            256, invocations=10, duration_ms=100, cpu_ms=50, log_bytes=0
+        ),
+        "email-consumer": FunctionRun(
+            256, invocations=10, duration_ms=900, cpu_ms=600, log_bytes=50_000
+        ),
+    }
+    aws = [
+        {
+            "caller": "order-api",
+            "call": "dynamodb.PutItem",
+            "resource": "dev-Orders",
+            "requests": 100,
+            "billed_requests": 100,
+            "write_units": 200,
+            "index_write_units": 0,
+            "read_units": 0,
+        },
+        {
+            "caller": "email-consumer",
+            "call": "dynamodb.PutItem",
+            "resource": "dev-Idempotency",
+            "requests": 200,
+            "billed_requests": 200,
+            "write_units": 200,
+            "index_write_units": 0,
+            "read_units": 0,
+        },
+        {
+            "caller": "event-source-mapping",
+            "call": "sqs.ReceiveMessage",
+            "resource": "dev-OrderEmailQueue",
+            "requests": 12,
+            "billed_requests": 12,
+        },
+        {
+            "caller": "order-publisher",
+            "call": "sns.PublishBatch",
+            "resource": "dev-OrderEvents",
+            "requests": 10,
+            "billed_requests": 10,
+        },
+    ]
+    aws.append(  # orders load reading the records back: a client of the stack, not billed
+        {
+            "caller": "other",
+            "call": "dynamodb.Query",
+            "resource": "dev-AuditLogs",
+            "requests": 100,
+            "read_units": 50,
+        }
+    )
+    return RunCounts(orders=100, emails=100, loop_ms=120.0, functions=functions, aws=aws)
+
+
+def test_the_bill_prices_each_count_per_million_orders() -> None:
+    table = PriceTable.load()
+    bill = itemize(_counts(), table)
+    by_what = {line.what: line for line in bill.lines}
+    assert by_what["REST API requests"].usd_per_million == pytest.approx(3.50)
+    assert by_what["write request units, dev-Orders"].usd_per_million == pytest.approx(2 * 0.625)
+    assert by_what["write request units, dev-Idempotency"].email
+    assert by_what["emails"].usd_per_million == pytest.approx(100.0)
+    assert by_what["publish requests (64 KB chunks)"].usd_per_million == pytest.approx(0.05)
+    assert not [line for line in bill.lines if line.what.startswith("read request units")]
+    assert bill.without_email < bill.without_ses < bill.total
+    assert bill.dominant().service == "SES"
+    assert bill.dominant(email=False).what == "REST API requests"
+    assert any("without email at all" in line for line in table_lines(bill, 100))
+
+
+def test_lambda_duration_scales_cpu_by_memory_share_and_machine_speed_not_waiting() -> None:
+    table = PriceTable.load()
+    run = FunctionRun(512, invocations=10, duration_ms=300, cpu_ms=100)
+    same_speed = lambda_ms(run, table.assumptions["lambda_reference_loop_ms"], table)
+    assert same_speed == pytest.approx(100 * 1769 / 512 + 200 + 5)
+    slower_here = lambda_ms(run, 2 * table.assumptions["lambda_reference_loop_ms"], table)
+    assert slower_here == pytest.approx(50 * 1769 / 512 + 200 + 5)
+    big = FunctionRun(4096, invocations=1, duration_ms=10, cpu_ms=10)
+    assert lambda_ms(big, table.assumptions["lambda_reference_loop_ms"], table) == pytest.approx(
+        10.5
+    )
+
+
+def test_a_run_without_orders_cannot_be_priced() -> None:
+    counts = _counts()
+    counts.orders = 0
+    with pytest.raises(ValueError, match="no order"):
+        itemize(counts, PriceTable.load())
+
+
+def test_invocation_records_are_summed_by_function_and_bad_lines_skipped() -> None:
+    lines = [
+        '{"function": "order-api", "requestId": "a", "durationMs": 5, "cpuMs": 3, "memoryMb": 512, "logBytes": 400, "initMs": 900.5}',
+        '{"function": "order-api", "requestId": "b", "durationMs": 4, "cpuMs": 6, "memoryMb": 512, "logBytes": 300, "initMs": null}',
+        '{"function": "order-api", "requestId": "c", "durat',
+        "[]",
+    ]
+    runs = functions_from(lines)
+    assert list(runs) == ["order-api"]
+    run = runs["order-api"]
+    assert (run.invocations, run.duration_ms, run.cpu_ms, run.log_bytes) == (2, 9, 7, 700)
+    assert (run.cold_starts, run.init_ms) == (1, 900.5)
+
+
+def test_usage_delta_keeps_what_grew() -> None:
+    before = [
+        {"caller": "x", "call": "sqs.SendMessage", "resource": "q", "requests": 2, "messages": 2}
+    ]
+    after = [
+        {"caller": "x", "call": "sqs.SendMessage", "resource": "q", "requests": 5, "messages": 5},
+        {
+            "caller": "x",
+            "call": "sqs.ReceiveMessage",
+            "resource": "q",
+            "requests": 1,
+            "messages": 0,
+        },
+        {"caller": "y", "call": "sns.Publish", "resource": "t", "requests": 0},
+    ]
+    assert usage_delta(before, after) == [
+        {"caller": "x", "call": "sqs.SendMessage", "resource": "q", "requests": 3, "messages": 3},
+        {
+            "caller": "x",
+            "call": "sqs.ReceiveMessage",
+            "resource": "q",
+            "requests": 1,
+            "messages": 0,
+        },
+    ]

@@ -18,7 +18,7 @@ import pytest
 from contracts.openapi import PATH
 from tests.support.commands import run
 from tests.support.moto_server import free_port
-from tests.support.stack_process import StackProcess, start_orders_up
+from tests.support.stack_process import ONE_OF_EACH, StackProcess, start_orders_up
 
 CHECKS = (
     "not_a_server_error",
@@ -38,7 +38,10 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def stack(workdir: Path) -> Iterator[StackProcess]:
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     process = start_orders_up(
-        workdir, "--aws-port", str(free_port()), "--outbox", str(workdir / "outbox"), env=env
+        workdir,
+        *("--aws-port", str(free_port()), "--outbox", str(workdir / "outbox")),
+        *ONE_OF_EACH,
+        env=env,
     )
     yield process
     code, output, _ = process.stop()

@@ -13,12 +13,18 @@ import boto3
 import pytest
 
 from tests.support.moto_server import free_port
-from tests.support.stack_process import ROOT, StackProcess, descendants, start_with_emulator
+from tests.support.stack_process import (
+    ONE_OF_EACH,
+    ROOT,
+    StackProcess,
+    descendants,
+    start_with_emulator,
+)
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StackProcess, str]]:
-    started, aws = start_with_emulator(tmp_path_factory.mktemp("smoke"))
+    started, aws = start_with_emulator(tmp_path_factory.mktemp("smoke"), *ONE_OF_EACH)
     yield started, aws
     started.stop()
 

@@ -10,7 +10,7 @@ import pytest
 os.environ["TOGA_BACKEND"] = "toga_dummy"
 
 from orders_mobile.app import OrdersApp, main
-from tests.support.stack_process import StackProcess, start_with_emulator
+from tests.support.stack_process import ONE_OF_EACH, StackProcess, start_with_emulator
 
 
 @pytest.fixture
@@ -28,6 +28,6 @@ def start_app() -> OrdersApp:
 
 @pytest.fixture(scope="module")
 def orders_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
-    started, _ = start_with_emulator(tmp_path_factory.mktemp("mobile-stack"))
+    started, _ = start_with_emulator(tmp_path_factory.mktemp("mobile-stack"), *ONE_OF_EACH)
     yield started
     started.stop()

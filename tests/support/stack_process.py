@@ -11,6 +11,9 @@ from pathlib import Path
 from tests.support.moto_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+# One container per function and one poller per queue: for tests whose subject is not
+# concurrency. It boots on about half the CPU of the default stack (9 containers).
+ONE_OF_EACH = ("--containers", "1", "--pollers", "1")
 
 
 @dataclass

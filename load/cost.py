@@ -388,20 +388,25 @@ def itemize(counts: RunCounts, table: PriceTable, templates: Path = TEMPLATES) -
         p["xray_trace"],
         note="each API request and each event-driven invocation starts a trace",
     )
-    return Bill(lines, comparisons, fixed_monthly(table, templates))
+    return Bill(lines, comparisons, fixed_monthly(table, templates, counts.functions))
 
 
-def prod_architecture(templates: Path = TEMPLATES) -> str:
-    """The Lambda architecture of the prod parameters (``cfn/params/prod.json``)."""
+def prod_parameter(name: str, default: str, templates: Path = TEMPLATES) -> str:
+    """A parameter of the prod environment (``cfn/params/prod.json``: ``Key=Value`` entries)."""
     try:
         params = json.loads((templates / "params" / "prod.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return "x86_64"
+        return default
     for param in params if isinstance(params, list) else []:
-        name, _, value = str(param).partition("=")
-        if name == "Architecture":
+        key, _, value = str(param).partition("=")
+        if key == name:
             return value
-    return "x86_64"
+    return default
+
+
+def prod_architecture(templates: Path = TEMPLATES) -> str:
+    """The Lambda architecture of the prod parameters."""
+    return prod_parameter("Architecture", "x86_64", templates)
 
 
 def _count(templates: Path, resource_type: str) -> int:
@@ -411,10 +416,25 @@ def _count(templates: Path, resource_type: str) -> int:
     )
 
 
-def fixed_monthly(table: PriceTable, templates: Path = TEMPLATES) -> list[Line]:
-    """What the stack costs a month whatever its volume, from the templates' resources."""
+def fixed_monthly(
+    table: PriceTable, templates: Path = TEMPLATES, functions: dict[str, FunctionRun] | None = None
+) -> list[Line]:
+    """What the stack costs a month whatever its volume, from the templates' resources and the
+    prod parameters (SnapStart's cache, for each function's published version)."""
     p = table.prices
     lines = []
+    if functions and prod_parameter("SnapStart", "Disabled", templates) == "Enabled":
+        cached_gb = sum(run.memory_mb / 1024 for run in functions.values())
+        price = p["lambda_snapstart_cache_gb_second"]
+        seconds = table.assumptions["month_seconds"]
+        lines.append(
+            Line(
+                "fixed",
+                f"SnapStart cache, {cached_gb:g} GB of published versions",
+                cached_gb,
+                cached_gb * seconds * price.each,
+            )
+        )
     for resource_type, what, price in (
         ("AWS::CloudWatch::Alarm", "alarms", p["alarm_month"]),
         (

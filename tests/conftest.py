@@ -40,6 +40,7 @@ SLOW_MODULES = {
 # Modules that share a session fixture costing tens of seconds: make test (pytest-xdist) runs
 # them on one worker, so that it is built once. Every other module is a unit of its own, whole
 # on one worker, so that its module-scoped stack boots once.
+SHARED_FIXTURE_TIMEOUT = 480
 SAME_WORKER = {
     "tests/deploy/test_bundle.py": "x86_64_zips",
     "tests/deploy/test_lint.py": "x86_64_zips",
@@ -55,6 +56,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for name in set(SAME_WORKER.values()) & set(getattr(item, "fixturenames", ())):
             if SAME_WORKER.get(path) != name:
                 raise pytest.UsageError(f"{path} uses {name}: add it to SAME_WORKER")
+            # Whichever test builds the zips first waits for the build: about 60 s here beside
+            # the other worker, so 3x slower machines need more than the default 120 s.
+            item.add_marker(pytest.mark.timeout(SHARED_FIXTURE_TIMEOUT))
     # The slow modules first, whole: on several workers the longest units start first, so the
     # run does not end with one worker on a long module while the other is idle.
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)

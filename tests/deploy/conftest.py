@@ -13,7 +13,7 @@ from tests.support.commands import run
 def x86_64_zips(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Path:
     out = tmp_path_factory.mktemp("lambda")
     built = run(
-        sys.executable, "-m", "cfn.bundle", "--arch", "x86_64", "--out", str(out), timeout=300
+        sys.executable, "-m", "cfn.bundle", "--arch", "x86_64", "--out", str(out), timeout=450
     )
     assert built.returncode == 0, built.stderr
     # Each zip's size, in the test run's own output (outside pytest's capture).

@@ -116,3 +116,17 @@ def test_a_bad_volume_is_refused_by_the_parser(
 def test_the_default_price_table_is_the_committed_one() -> None:
     assert PRICES.name == "us-east-1.toml"
     assert PRICES.is_file()
+
+
+def test_the_readme_shows_what_orders_cost_makes_of_the_committed_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """README's "What it costs" table is this run priced by this table: it cannot drift."""
+    root = Path(__file__).resolve().parents[2]
+    assert main(["cost", str(root / "load" / "examples" / "steady-cost.json")]) == 0
+    out = capsys.readouterr().out
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    total = out.split(" per million orders in all")[0].rsplit("$", 1)[1]
+    without_email = out.split(" without email at all")[0].rsplit("$", 1)[1]
+    assert f"**{total}**" in readme
+    assert f"{without_email} without email at all" in readme

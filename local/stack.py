@@ -110,16 +110,14 @@ class LocalStack:
             "AWS_ENDPOINT_URL": self.endpoint_url,
         }
         load_settings(ApiSettings, environment)  # a bad variable is named before anything runs
-        self._containers = [
-            LambdaContainer(
-                ORDER_API.entry,
-                ORDER_API.name,
-                ORDER_API.timeout_seconds,
-                environment,
-                opts.log_dir,
-            )
-            for _ in range(opts.containers)
-        ]
+        self._containers = LambdaContainer.group(
+            opts.containers,
+            ORDER_API.entry,
+            ORDER_API.name,
+            ORDER_API.timeout_seconds,
+            environment,
+            opts.log_dir,
+        )
         await asyncio.gather(*(container.start() for container in self._containers))
         self._front = ApiGatewayFront(
             [container.invoke for container in self._containers],
@@ -227,5 +225,7 @@ class LocalStack:
         if self._consumers is not None:
             await asyncio.to_thread(self._consumers.stop)
         await asyncio.gather(*(container.stop() for container in self._containers))
+        if self._containers:
+            await self._containers[0].template.stop()
         if self._moto is not None:
             await asyncio.to_thread(self._moto.stop)

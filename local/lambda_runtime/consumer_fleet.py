@@ -26,7 +26,12 @@ from pydantic import BaseModel, ConfigDict
 from local.aws.provision import Provisioned, QueueEndpoints
 from local.child_process import ChildProcess, announce_ready, hold_lifeline
 from local.lambda_runtime import client_costs
-from local.lambda_runtime.container import APP_ID_VARIABLE, FunctionFailed, LambdaContainer
+from local.lambda_runtime.container import (
+    APP_ID_VARIABLE,
+    ContainerTemplate,
+    FunctionFailed,
+    LambdaContainer,
+)
 from local.lambda_runtime.event_source import SqsEventSource
 from local.lambda_runtime.pollers import QueuePoller
 from local.lambda_runtime.stream_source import PositionFile, StreamEventSource, StreamPoller
@@ -66,6 +71,7 @@ class ConsumerFleet:
         self._say = say
         self._smtp: SmtpSink | None = None
         self._containers: list[LambdaContainer] = []
+        self._templates: dict[str, ContainerTemplate] = {}  # one per function: containers fork
         self._pollers: list[QueuePoller] = []
         self._stream_poller: StreamPoller | None = None
         self._poll_clients: AwsClients | None = None
@@ -80,9 +86,12 @@ class ConsumerFleet:
             "AWS_ENDPOINT_URL": config.endpoint_url,
             "LOG_LEVEL": config.log_level,
         }
-        container = LambdaContainer(
-            function.entry, function.name, function.timeout_seconds, environment, config.log_dir
-        )
+        template = self._templates.get(function.name)
+        if template is None:
+            template = self._templates[function.name] = ContainerTemplate(
+                function.entry, function.name, function.timeout_seconds, environment, config.log_dir
+            )
+        container = LambdaContainer(template)
         self._containers.append(container)
         return container
 
@@ -169,6 +178,7 @@ class ConsumerFleet:
             await self._stream_poller.stop()
         await asyncio.gather(*(poller.stop() for poller in self._pollers))
         await asyncio.gather(*(container.stop() for container in self._containers))
+        await asyncio.gather(*(template.stop() for template in self._templates.values()))
         for clients in (self._poll_clients, self._stream_clients):
             if clients is not None:
                 await clients.close()

@@ -29,11 +29,16 @@ import io
 import json
 import math
 import os
+import random
 import resource
+import signal
+import socket
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -45,6 +50,7 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 # How the local stack invokes a function: the event and the context it would get on Lambda.
 Invoke = Callable[[dict[str, Any], LocalLambdaContext], Awaitable[dict[str, Any]]]
 READY = b"READY\n"
+FORK_SECONDS = 30.0  # for a template to fork a container and the container to connect
 LINE_LIMIT = 4 * 1024 * 1024  # a line is one event or one answer; SQS batches are the largest
 APP_ID_VARIABLE = "AWS_SDK_UA_APP_ID"
 INVOCATIONS_FILE = "invocations.jsonl"  # beside functions.log: one record per invocation
@@ -65,8 +71,16 @@ def in_thread(handler: Handler) -> Invoke:
     return invoke
 
 
-class LambdaContainer:
-    """One container: its process, started on demand and again after it died."""
+class ContainerTemplate:
+    """A function initialised once, from which its containers are forked.
+
+    The template process imports the function's entry module, checks its settings and runs
+    SnapStart's ``before_snapshot`` (botocore's models loaded, no loop, client or connection
+    kept: ``runtime/snapstart.py``), then forks a container on each request, which runs
+    ``after_restore`` and serves invocations over a Unix socket of its own. Lambda restores
+    SnapStart containers from a snapshot in the same way; here it saves each container the
+    ~1.2 CPU-s of importing everything again (an ``orders up`` starts nine). The template dies
+    with ``orders up`` (its stdin is its lifeline), a container with its socket."""
 
     def __init__(
         self,
@@ -82,11 +96,17 @@ class LambdaContainer:
         self._environment = environment
         self._log_dir = log_dir
         self._process: asyncio.subprocess.Process | None = None
+        self._lock = asyncio.Lock()
+        self._sockets: tempfile.TemporaryDirectory[str] | None = None
+        self._forked = 0
 
-    async def start(self) -> None:
+    async def _ensure(self) -> asyncio.subprocess.Process:
+        process = self._process
+        if process is not None and process.returncode is None:
+            return process
         self._log_dir.mkdir(parents=True, exist_ok=True)
         with (self._log_dir / "containers.log").open("ab") as stderr:
-            self._process = await asyncio.create_subprocess_exec(
+            process = self._process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
                 "local.lambda_runtime.container",
@@ -101,37 +121,129 @@ class LambdaContainer:
                 start_new_session=True,
                 limit=LINE_LIMIT,
             )
-        _, stdout = self._pipes()
-        first = await stdout.readline()
+        if process.stdout is None or process.stdin is None:
+            raise FunctionFailed(f"{self.function_name}: its template has no pipes")
+        first = await process.stdout.readline()
         if first != READY:
             await self._kill()
-            error = json.loads(first).get("error") if first.startswith(b"{") else None
-            raise FunctionFailed(
-                f"{self.function_name}: "
-                + (error or f"its container ended at start (see {self._log_dir}/containers.log)")
-            )
+            raise FunctionFailed(self._start_error(first))
+        return process
 
-    def _pipes(self) -> tuple[asyncio.StreamWriter, asyncio.StreamReader]:
+    def _start_error(self, first: bytes) -> str:
+        error = None
+        if first.startswith(b"{"):
+            with contextlib.suppress(ValueError, AttributeError):
+                error = json.loads(first).get("error")
+        return f"{self.function_name}: " + (
+            error or f"its container ended at start (see {self._log_dir}/containers.log)"
+        )
+
+    async def fork(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, int]:
+        """A new container: its socket's two ends and its pid."""
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            process = await self._ensure()
+            if self._sockets is None:
+                self._sockets = tempfile.TemporaryDirectory(prefix="containers-")
+            self._forked += 1
+            path = Path(self._sockets.name) / f"{self._forked}.sock"
+            with socket.socket(socket.AF_UNIX) as listener:
+                listener.bind(str(path))
+                listener.listen(1)
+                listener.setblocking(False)
+                if process.stdin is None:
+                    raise FunctionFailed(f"{self.function_name}: its template has no pipes")
+                process.stdin.write(f"{path}\n".encode())
+                try:
+                    await process.stdin.drain()
+                    connection, _ = await asyncio.wait_for(
+                        loop.sock_accept(listener), timeout=FORK_SECONDS
+                    )
+                except (TimeoutError, ConnectionError, OSError):
+                    await self._kill()
+                    raise FunctionFailed(
+                        f"{self.function_name}: its template did not fork a container "
+                        f"(see {self._log_dir}/containers.log)"
+                    ) from None
+                finally:
+                    path.unlink(missing_ok=True)
+        reader, writer = await asyncio.open_unix_connection(sock=connection, limit=LINE_LIMIT)
+        first = await reader.readline()
+        if not first.startswith(b"READY "):
+            writer.close()
+            raise FunctionFailed(self._start_error(first))
+        return reader, writer, int(first.split()[1])
+
+    async def _kill(self) -> None:
+        if self._process is not None and self._process.returncode is None:
+            self._process.kill()
+            await self._process.wait()
+
+    async def stop(self, within: float = 10.0) -> None:
+        """Close its stdin (the template exits; its containers keep serving until theirs close)."""
         process = self._process
-        if process is None or process.stdin is None or process.stdout is None:
-            raise FunctionFailed(f"{self.function_name}: its container is not running")
-        return process.stdin, process.stdout
+        if process is not None and process.returncode is None:
+            if process.stdin is not None:
+                process.stdin.close()
+            try:
+                await asyncio.wait_for(process.wait(), within)
+            except TimeoutError:
+                await self._kill()
+        if self._sockets is not None:
+            self._sockets.cleanup()
+            self._sockets = None
+
+
+class LambdaContainer:
+    """One container: a process forked from its function's template, started on demand and
+    again after it died."""
+
+    def __init__(self, template: ContainerTemplate):
+        self.template = template
+        self.function_name = template.function_name
+        self.timeout = template.timeout
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._pid: int | None = None
+
+    @classmethod
+    def group(
+        cls,
+        count: int,
+        entry: str,
+        function_name: str,
+        timeout_seconds: float,
+        environment: dict[str, str],
+        log_dir: Path,
+    ) -> list["LambdaContainer"]:
+        """``count`` containers of one function, forked from one template."""
+        template = ContainerTemplate(entry, function_name, timeout_seconds, environment, log_dir)
+        return [cls(template) for _ in range(count)]
+
+    async def start(self) -> None:
+        self._reader, self._writer, self._pid = await self.template.fork()
+
+    def _running(self) -> bool:
+        return self._reader is not None and not self._reader.at_eof()
 
     async def invoke(self, event: dict[str, Any], context: LocalLambdaContext) -> dict[str, Any]:
-        if self._process is None or self._process.returncode is not None:
+        if not self._running():
             await self.start()  # a cold start, as Lambda would make after a crash
-        stdin, stdout = self._pipes()
+        reader, writer = self._reader, self._writer
+        if reader is None or writer is None:
+            raise FunctionFailed(f"{self.function_name}: its container is not running")
         request = {"event": event, "requestId": context.aws_request_id}
-        stdin.write(json.dumps(request).encode() + b"\n")
+        writer.write(json.dumps(request).encode() + b"\n")
         try:
-            await stdin.drain()
-            line = await asyncio.wait_for(stdout.readline(), timeout=self.timeout + 1)
+            await writer.drain()
+            line = await asyncio.wait_for(reader.readline(), timeout=self.timeout + 1)
         except TimeoutError:
             await self._kill()
             raise FunctionFailed(
                 f"{self.function_name}: timed out after {self.timeout:g} s"
             ) from None
         except (ConnectionError, OSError) as exc:
+            await self._kill()
             raise FunctionFailed(f"{self.function_name}: its container is gone ({exc})") from None
         if not line:
             await self._kill()
@@ -143,21 +255,37 @@ class LambdaContainer:
         return result
 
     async def _kill(self) -> None:
-        if self._process is not None and self._process.returncode is None:
-            self._process.kill()
-            await self._process.wait()
+        if self._pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+        await self._close(within=5.0)
+
+    async def _close(self, within: float) -> None:
+        """Close the socket and wait, up to ``within`` seconds, for the container to end (its
+        end of the socket closes when it exits)."""
+        reader, writer = self._reader, self._writer
+        self._reader = self._writer = None
+        if writer is None or reader is None:
+            return
+        writer.close()
+        with contextlib.suppress(TimeoutError, ConnectionError, OSError):
+            await asyncio.wait_for(reader.read(), within)
 
     async def stop(self, within: float = 10.0) -> None:
-        """Close its stdin (the container ends after the invocation it is in) and wait."""
-        process = self._process
-        if process is None or process.returncode is not None:
+        """Close its socket (the container ends after the invocation it is in) and wait."""
+        if self._writer is None:
             return
-        if process.stdin is not None:
-            process.stdin.close()
+        if self._writer.can_write_eof():
+            with contextlib.suppress(OSError):
+                self._writer.write_eof()
+        reader = self._reader
         try:
-            await asyncio.wait_for(process.wait(), within)
-        except TimeoutError:
+            if reader is not None:
+                await asyncio.wait_for(reader.read(), within)
+        except (TimeoutError, ConnectionError, OSError):
             await self._kill()
+            return
+        await self._close(within=0)
 
 
 class CountedLog(io.RawIOBase):
@@ -234,10 +362,11 @@ def _serve(
     handler: Handler,
     function_name: str,
     timeout: float,
+    requests: IO[bytes],
     answers: IO[bytes],
     records: InvocationRecords,
 ) -> None:
-    for line in sys.stdin.buffer:
+    for line in requests:
         request = json.loads(line)
         context = LocalLambdaContext(
             function_name, timeout_seconds=timeout, aws_request_id=request["requestId"]
@@ -252,12 +381,73 @@ def _serve(
         answers.flush()
 
 
+@dataclass(frozen=True)
+class Initialised:
+    """What a template holds for the containers it forks."""
+
+    handler: Handler
+    function_name: str
+    timeout: float
+    built: Any  # the function object, with SnapStart's hooks, where the entry module has one
+    log: CountedLog
+    records_path: Path
+
+
+def _container(path: str, template: Initialised) -> int:
+    """A forked container: restore (``after_restore``: a new loop; ``random`` reseeded), then
+    serve invocations on the socket at ``path`` until it closes."""
+    started = time.perf_counter()
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)  # the template's stdin is not this container's
+    os.close(null)
+    connection = socket.socket(socket.AF_UNIX)
+    connection.connect(path)
+    random.seed()
+    after_restore = getattr(template.built, "after_restore", None)
+    if after_restore is not None:
+        after_restore()
+    requests, answers = connection.makefile("rb"), connection.makefile("wb")
+    records = InvocationRecords(
+        template.function_name,
+        template.log,
+        template.records_path,
+        (time.perf_counter() - started) * 1000,
+    )
+    answers.write(f"READY {os.getpid()}\n".encode())
+    answers.flush()
+    with contextlib.suppress(KeyboardInterrupt, ConnectionError):
+        _serve(
+            template.handler, template.function_name, template.timeout, requests, answers, records
+        )
+    return 0
+
+
+def _fork_containers(template: Initialised) -> None:
+    """One container per socket path read on stdin, until stdin closes."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the containers
+    for line in sys.stdin.buffer:
+        path = line.decode().strip()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if os.fork() == 0:
+            code = 1
+            try:
+                code = _container(path, template)
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The template of one function (``ContainerTemplate``): initialise, then fork."""
     entry, function_name, timeout, log_file = sys.argv[1:] if argv is None else argv
     # Answers go out on the original stdout; everything the function prints (its log lines,
     # its EMF metrics) goes to the log file, one whole line per write.
     answers = os.fdopen(os.dup(1), "wb")
-    started = time.perf_counter()
     log = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.dup2(log, 1)
     os.close(log)
@@ -274,21 +464,27 @@ def main(argv: list[str] | None = None) -> int:
         # The entry modules read and check their configuration once per container; doing it
         # now makes a bad variable fail the start, named, rather than every invocation.
         cold_start = getattr(module, "function_from_environment", None)
-        if cold_start is not None:
-            cold_start()
+        built = cold_start() if cold_start is not None else None
+        before_snapshot = getattr(built, "before_snapshot", None)
+        if before_snapshot is not None:
+            before_snapshot()
     except Exception as exc:
         traceback.print_exc()
         answers.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode() + b"\n")
         answers.flush()
         return 1
-    init_ms = (time.perf_counter() - started) * 1000
-    records = InvocationRecords(
-        function_name, counted, Path(log_file).with_name(INVOCATIONS_FILE), init_ms
+    template = Initialised(
+        handler,
+        function_name,
+        float(timeout),
+        built,
+        counted,
+        Path(log_file).with_name(INVOCATIONS_FILE),
     )
     answers.write(READY)
     answers.flush()
     with contextlib.suppress(KeyboardInterrupt):
-        _serve(handler, function_name, float(timeout), answers, records)
+        _fork_containers(template)
     return 0
 
 

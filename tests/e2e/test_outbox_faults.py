@@ -79,17 +79,26 @@ class Pipeline:
             self.output += self.stack.stop()[1]
 
     def containers(self, entry: str) -> list[int]:
-        """Pids of the running containers of one function (its entry point)."""
+        """Pids of the running containers of one function (its entry point): the processes
+        forked from its template, which has the same command line."""
         assert self.stack is not None
-        found = []
-        for pid in descendants(self.stack.process.pid):
+
+        def runs(pid: int) -> bool:
             try:
                 command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             except OSError:
-                continue
-            if b"local.lambda_runtime.container" in command and entry.encode() in command:
-                found.append(pid)
-        return found
+                return False
+            return b"local.lambda_runtime.container" in command and entry.encode() in command
+
+        def parent(pid: int) -> int:
+            try:
+                return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                return 0
+
+        return [
+            pid for pid in descendants(self.stack.process.pid) if runs(pid) and runs(parent(pid))
+        ]
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.emulator.url, region_name="us-east-1")

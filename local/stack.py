@@ -14,7 +14,7 @@ import aiohttp
 
 from api.config import ApiSettings
 from local.aws.emulator import MotoProcess
-from local.aws.provision import Provisioned, provision
+from local.aws.provision import PROVISIONING_CONFIG, Provisioned, provision
 from local.aws.resources import ResourceNames
 from local.commands.operations import Steps
 from local.gateway.front import ApiGatewayFront
@@ -97,7 +97,7 @@ class LocalStack:
             self._moto = MotoProcess(opts.host, opts.aws_port, opts.log_dir / "emulator.log")
             await asyncio.to_thread(self._moto.start)
             self.endpoint_url = self._moto.url
-        clients = AwsClients(endpoint_url=self.endpoint_url)
+        clients = AwsClients(endpoint_url=self.endpoint_url, config=PROVISIONING_CONFIG)
         try:
             self.provisioned = await provision(clients, ResourceNames(opts.env_name))
         finally:

@@ -7,6 +7,7 @@ converges them to the declared settings.
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from aiobotocore.config import AioConfig
 from botocore.exceptions import ClientError
 
 from local.aws.resources import (
@@ -17,7 +18,7 @@ from local.aws.resources import (
     queue_attributes,
     topic_only_policy,
 )
-from runtime.aws import AwsClients, error_code
+from runtime.aws import DEFAULT_CONFIG, AwsClients, error_code
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -66,6 +67,13 @@ async def _orders_stream(client: "DynamoDBClient", name: str) -> str:
         return table["LatestStreamArn"]
     updated = await client.update_table(TableName=name, StreamSpecification=ORDERS_STREAM)  # type: ignore[arg-type]
     return updated["TableDescription"]["LatestStreamArn"]
+
+
+# Provisioning runs once, at start, while every container is starting too: the functions' tight
+# timeouts and single attempt (runtime.aws) would fail a start on a busy machine.
+PROVISIONING_CONFIG: AioConfig = DEFAULT_CONFIG.merge(
+    AioConfig(connect_timeout=10, read_timeout=60, retries={"total_max_attempts": 3})
+)
 
 
 async def provision_tables(client: "DynamoDBClient", names: ResourceNames) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from local.aws.provision import Provisioned, provision
+from local.aws.provision import PROVISIONING_CONFIG, Provisioned, provision
 from local.aws.resources import ResourceNames
 from runtime.aws import AwsClients
 
@@ -17,7 +17,7 @@ def new_stack(endpoint_url: str, prefix: str = "t") -> Provisioned:
     """A full set of SPEC §7 resources under a name prefix of its own."""
 
     async def run() -> Provisioned:
-        clients = AwsClients(endpoint_url=endpoint_url)
+        clients = AwsClients(endpoint_url=endpoint_url, config=PROVISIONING_CONFIG)
         try:
             return await provision(clients, ResourceNames(f"{prefix}{uuid.uuid4().hex[:10]}"))
         finally:

@@ -375,7 +375,10 @@ def _serve(
     for line in requests:
         request = json.loads(line)
         context = LocalLambdaContext(
-            function_name, timeout_seconds=timeout, aws_request_id=request["requestId"]
+            function_name,
+            timeout_seconds=timeout,
+            memory_limit_in_mb=MEMORY_MB.get(function_name, 512),
+            aws_request_id=request["requestId"],
         )
         with records.invocation(request["requestId"]):
             try:

@@ -348,24 +348,13 @@ def itemize(counts: RunCounts, table: PriceTable, templates: Path = TEMPLATES) -
             sns += row.get("billed_requests", 0)
         elif service == "sqs":
             sqs[key] = sqs.get(key, 0.0) + row.get("billed_requests", 0)
-    for (resource, email), units in sorted(writes.items()):
-        if units:
-            add(
-                "DynamoDB",
-                f"write request units, {resource}",
-                units,
-                p["dynamodb_write_request_unit"],
-                email,
-            )
-    for (resource, email), units in sorted(reads.items()):
-        if units:
-            add(
-                "DynamoDB",
-                f"read request units, {resource}",
-                units,
-                p["dynamodb_read_request_unit"],
-                email,
-            )
+    for by_resource, what, price in (
+        (writes, "write request units", p["dynamodb_write_request_unit"]),
+        (reads, "read request units", p["dynamodb_read_request_unit"]),
+    ):
+        for (resource, email), units in sorted(by_resource.items()):
+            if units:
+                add("DynamoDB", f"{what}, {resource}", units, price, email)
     if stream_reads:
         add(
             "DynamoDB Streams",
@@ -409,11 +398,9 @@ def prod_architecture(templates: Path = TEMPLATES) -> str:
     return prod_parameter("Architecture", "x86_64", templates)
 
 
-def _count(templates: Path, resource_type: str) -> int:
+def _count(texts: list[str], resource_type: str) -> int:
     pattern = re.compile(rf"^\s+Type:\s+{re.escape(resource_type)}\s*$", re.MULTILINE)
-    return sum(
-        len(pattern.findall(path.read_text(encoding="utf-8"))) for path in templates.glob("*.yaml")
-    )
+    return sum(len(pattern.findall(text)) for text in texts)
 
 
 def fixed_monthly(
@@ -435,6 +422,7 @@ def fixed_monthly(
                 cached_gb * seconds * price.each,
             )
         )
+    texts = [path.read_text(encoding="utf-8") for path in templates.glob("*.yaml")]
     for resource_type, what, price in (
         ("AWS::CloudWatch::Alarm", "alarms", p["alarm_month"]),
         (
@@ -445,7 +433,7 @@ def fixed_monthly(
         ("AWS::KMS::Key", "KMS keys", p["kms_key_month"]),
         ("AWS::SecretsManager::Secret", "secrets", p["secret_month"]),
     ):
-        count = _count(templates, resource_type)
+        count = _count(texts, resource_type)
         if count:
             lines.append(Line("fixed", f"{what}: {count}", count, count * price.usd / price.per))
     return lines

@@ -115,14 +115,20 @@ class CpuSampler:
         return dict(spent)
 
 
+def emulator_json(aws_url: str, path: str) -> Any:
+    """What the local emulator answers at ``path`` (``/_emulator/...``); None where the
+    endpoint is not that emulator."""
+    try:
+        with urllib.request.urlopen(f"{aws_url}{path}", timeout=10) as answer:  # noqa: S310 - the user's own endpoint
+            return json.load(answer)
+    except (OSError, ValueError):
+        return None
+
+
 def emulator_calls(aws_url: str) -> dict[str, int] | None:
     """The AWS calls the local emulator has served, by ``service.Action``; None where the
     endpoint is not that emulator."""
-    try:
-        with urllib.request.urlopen(f"{aws_url}/_emulator/calls", timeout=10) as answer:  # noqa: S310 - the user's own endpoint
-            counts = json.load(answer)
-    except (OSError, ValueError):
-        return None
+    counts = emulator_json(aws_url, "/_emulator/calls")
     if not isinstance(counts, dict):
         return None
     return {str(name): int(count) for name, count in counts.items()}

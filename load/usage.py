@@ -2,14 +2,13 @@
 emulator's ``GET /_emulator/usage`` and the records its Lambda containers append to
 ``invocations.jsonl`` in ``orders up``'s log folder. Nothing of ``local`` is imported."""
 
-import json
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from load.cost import RunCounts, functions_from, prod_architecture, usage_delta
+from load.machine import emulator_json
 
 INVOCATIONS = Path("var/logs/invocations.jsonl")  # under orders up's working folder
 
@@ -17,11 +16,7 @@ INVOCATIONS = Path("var/logs/invocations.jsonl")  # under orders up's working fo
 def emulator_usage(aws_url: str) -> list[dict[str, Any]] | None:
     """The emulator's billable units so far, by caller, call and resource; None where the
     endpoint is not that emulator."""
-    try:
-        with urllib.request.urlopen(f"{aws_url}/_emulator/usage", timeout=10) as answer:  # noqa: S310 - the user's own endpoint
-            rows = json.load(answer)
-    except (OSError, ValueError):
-        return None
+    rows = emulator_json(aws_url, "/_emulator/usage")
     return rows if isinstance(rows, list) else None
 
 

@@ -328,8 +328,9 @@ class InvocationRecords:
         self._function = function_name
         self._log = log
         self._path = path
+        self._records: int | None = None  # opened at the first invocation, kept open
         self._init_ms: float | None = init_ms
-        self._memory_mb = MEMORY_MB.get(function_name, 128)
+        self.memory_mb = MEMORY_MB.get(function_name, 128)
 
     @contextlib.contextmanager
     def invocation(self, request_id: str) -> Iterator[None]:
@@ -347,7 +348,7 @@ class InvocationRecords:
             self._log.line(f"END RequestId: {request_id}")
             self._log.line(
                 f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
-                f"Billed Duration: {math.ceil(duration)} ms\tMemory Size: {self._memory_mb} MB\t"
+                f"Billed Duration: {math.ceil(duration)} ms\tMemory Size: {self.memory_mb} MB\t"
                 f"Max Memory Used: {used} MB{init}\t"
             )
             record = {
@@ -355,13 +356,14 @@ class InvocationRecords:
                 "requestId": request_id,
                 "durationMs": round(duration, 3),
                 "cpuMs": round(cpu_ms, 3),
-                "memoryMb": self._memory_mb,
+                "memoryMb": self.memory_mb,
                 "logBytes": self._log.written - logged,
                 "initMs": self._init_ms,
             }
             self._init_ms = None
-            with self._path.open("a", encoding="utf-8") as records:
-                records.write(json.dumps(record) + "\n")
+            if self._records is None:
+                self._records = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            os.write(self._records, (json.dumps(record) + "\n").encode())
 
 
 def _serve(
@@ -377,7 +379,7 @@ def _serve(
         context = LocalLambdaContext(
             function_name,
             timeout_seconds=timeout,
-            memory_limit_in_mb=MEMORY_MB.get(function_name, 512),
+            memory_limit_in_mb=records.memory_mb,
             aws_request_id=request["requestId"],
         )
         with records.invocation(request["requestId"]):

@@ -21,7 +21,7 @@ from local.gateway.front import ApiGatewayFront
 from local.gateway.proxy_event import proxy_event
 from local.gateway.throttle import TokenBucket
 from local.lambda_runtime.consumer_fleet import ConsumerProcess, FleetConfig
-from local.lambda_runtime.container import LambdaContainer
+from local.lambda_runtime.container import LambdaContainer, start_all
 from runtime.aws import AwsClients
 from runtime.config import load_settings
 from runtime.functions import ORDER_API
@@ -118,7 +118,7 @@ class LocalStack:
             environment,
             opts.log_dir,
         )
-        await asyncio.gather(*(container.start() for container in self._containers))
+        await start_all(self._containers)
         self._front = ApiGatewayFront(
             [container.invoke for container in self._containers],
             TokenBucket(opts.rate, opts.burst),

@@ -31,6 +31,7 @@ from local.lambda_runtime.container import (
     ContainerTemplate,
     FunctionFailed,
     LambdaContainer,
+    start_all,
 )
 from local.lambda_runtime.event_source import SqsEventSource
 from local.lambda_runtime.pollers import QueuePoller
@@ -131,7 +132,7 @@ class ConsumerFleet:
                 self._poller(sqs, provisioned.audit, self._container(AUDIT_CONSUMER, audit)),
             ]
         publisher_container = self._container(ORDER_PUBLISHER, publisher)
-        await asyncio.gather(*(container.start() for container in self._containers))
+        await start_all(self._containers)
         self._stream_clients = AwsClients(endpoint_url=config.endpoint_url)
         self._stream_poller = StreamPoller(
             StreamEventSource(

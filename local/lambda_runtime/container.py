@@ -106,6 +106,11 @@ class ContainerTemplate:
         self._sockets: tempfile.TemporaryDirectory[str] | None = None
         self._forked = 0
 
+    @property
+    def running(self) -> bool:
+        """Whether its process is alive (started and not exited)."""
+        return self._process is not None and self._process.returncode is None
+
     async def _ensure(self) -> asyncio.subprocess.Process:
         process = self._process
         if process is not None and process.returncode is None:
@@ -129,7 +134,11 @@ class ContainerTemplate:
             )
         if process.stdout is None or process.stdin is None:
             raise FunctionFailed(f"{self.function_name}: its template has no pipes")
-        first = await process.stdout.readline()
+        try:
+            first = await process.stdout.readline()
+        except asyncio.CancelledError:  # a sibling failed to start: nothing is left running
+            await self._kill()
+            raise
         if first != READY:
             await self._kill()
             raise FunctionFailed(self._start_error(first))
@@ -198,6 +207,24 @@ class ContainerTemplate:
         if self._sockets is not None:
             self._sockets.cleanup()
             self._sockets = None
+
+
+async def start_all(containers: "list[LambdaContainer]") -> None:
+    """Start the containers together; when one fails, the others' starts are cancelled and
+    awaited before its error is raised, so no template is left half-started behind it (one
+    was, and its transport's clean-up after the loop had closed printed ``Event loop is
+    closed`` over the error that named the bad setting)."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for container in containers:
+                group.create_task(container.start())
+    except BaseExceptionGroup as failures:
+        raise _first_cause(failures) from None
+
+
+def _first_cause(failures: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = failures.exceptions[0]
+    return _first_cause(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 class LambdaContainer:

@@ -1,0 +1,73 @@
+"""Lambda containers of the local stack started together (``local.lambda_runtime.container``)."""
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from local.lambda_runtime.container import (
+    ContainerTemplate,
+    FunctionFailed,
+    LambdaContainer,
+    start_all,
+)
+from runtime.lambda_context import LocalLambdaContext
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def template(tmp_path: Path, name: str, source: str) -> ContainerTemplate:
+    """A function whose entry module is ``source``, importable from ``tmp_path``."""
+    (tmp_path / f"{name}.py").write_text(source)
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join((str(tmp_path), str(ROOT)))}
+    return ContainerTemplate(f"{name}:handler", name, 3.0, environment, tmp_path / "logs")
+
+
+async def test_when_one_function_fails_to_start_no_other_is_left_half_started(
+    tmp_path: Path,
+) -> None:
+    """A failing start cancels its siblings' and waits for them, so the error raised is the
+    failing function's own and nothing it started is left running (a slow sibling left behind
+    once printed ``Event loop is closed`` over the error that named a bad setting)."""
+    slow_started = tmp_path / "slow-started"
+    slow = template(
+        tmp_path,
+        "slow_entry",
+        f"import pathlib, time\npathlib.Path({str(slow_started)!r}).touch()\ntime.sleep(60)\n"
+        "def handler(event, context):\n    return {{}}\n",
+    )
+    bad = template(
+        tmp_path,
+        "bad_entry",
+        f"import pathlib, time\nwhile not pathlib.Path({str(slow_started)!r}).exists():\n"
+        "    time.sleep(0.01)\nraise RuntimeError('EMAIL_FROM is invalid')\n",
+    )
+    containers = [LambdaContainer(slow), LambdaContainer(slow), LambdaContainer(bad)]
+    with pytest.raises(FunctionFailed, match="bad_entry: RuntimeError: EMAIL_FROM is invalid"):
+        await asyncio.wait_for(start_all(containers), timeout=50)
+    assert not slow.running
+    assert not bad.running
+    await asyncio.gather(slow.stop(), bad.stop())
+
+
+async def test_containers_started_together_answer_each_in_a_process_of_its_own(
+    tmp_path: Path,
+) -> None:
+    echo = template(
+        tmp_path,
+        "echo_entry",
+        "import os\ndef handler(event, context):\n    return {'pid': os.getpid(), **event}\n",
+    )
+    containers = [LambdaContainer(echo), LambdaContainer(echo)]
+    try:
+        await start_all(containers)
+        answers = [
+            await container.invoke({"n": n}, LocalLambdaContext("echo_entry", 3.0))
+            for n, container in enumerate(containers)
+        ]
+        assert [answer["n"] for answer in answers] == [0, 1]
+        assert answers[0]["pid"] != answers[1]["pid"]  # a process per container
+    finally:
+        await asyncio.gather(*(container.stop() for container in containers))
+        await echo.stop()

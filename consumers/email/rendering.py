@@ -6,8 +6,10 @@ Jinja2 renders both parts; autoescaping is on for the HTML part, so customer dat
 """
 
 from dataclasses import dataclass
-from email.headerregistry import Address
+from email import policy
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
+from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -21,7 +23,25 @@ _environment = Environment(
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
     undefined=StrictUndefined,
     keep_trailing_newline=True,
+    auto_reload=False,  # the templates ship with the function: no stat per email
 )
+
+
+class HeaderClasses(HeaderRegistry):
+    """The standard library's header registry, each header's class made once.
+
+    ``HeaderRegistry`` builds a new class with ``type()`` for every header it parses; with
+    the parts' own headers that is 13 classes per email, close to half of rendering one.
+    The classes are stateless, so one per header name is the same thing."""
+
+    @cache  # noqa: B019 - one registry per process: the cache lives as long as it would
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        header: type[BaseHeader] = super().__getitem__(name)
+        return header
+
+
+# ``policy.default`` (SMTP's line endings are the transport's business), its classes cached.
+POLICY = policy.default.clone(header_factory=HeaderClasses())
 
 
 @dataclass(frozen=True)
@@ -62,7 +82,7 @@ def render(order: OrderCreated, sender: str) -> EmailMessage:
         "total": format_money(order.total_amount),
         "placed_at": format_timestamp(order.created_at),
     }
-    message = EmailMessage()
+    message = EmailMessage(policy=POLICY)
     message["Subject"] = subject(order)
     message["From"] = sender
     local, _, domain = order.customer_email.rpartition("@")

@@ -56,7 +56,8 @@ class OrderApi:
         except HttpError as exc:
             response = self._respond(exc.status, exc.body, exc.headers)
         except Exception:
-            logger.exception("request failed", extra={"requestId": request_id, "route": resource})
+            # The request id is on every line already, as Powertools' correlation_id.
+            logger.exception("request failed", extra={"route": resource})
             if resource == ORDER:
                 count("OrdersFailed")
             body = InternalError(
@@ -68,7 +69,6 @@ class OrderApi:
         logger.info(
             "request handled",
             extra={
-                "requestId": request_id,
                 "method": request.method,
                 "path": request.path,
                 "status": response["statusCode"],

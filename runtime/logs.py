@@ -12,6 +12,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.types import PowertoolsLogRecord
 
+# Keys Powertools writes on every line that CloudWatch already has, each line billed as ingested
+# bytes: the log group names the function (so its ARN), Lambda's REPORT line gives its memory
+# size, and every message is written in one place (so its source line). About a sixth of a line.
+REDUNDANT_KEYS = frozenset({"function_arn", "function_memory_size", "location"})
 _EMAIL = re.compile(r"([^\s@\"'<>(),;:\\\[\]]+)@((?:[\w-]+\.)+[\w-]+)")
 
 
@@ -50,7 +54,8 @@ class MaskingFormatter(LambdaPowertoolsFormatter):
         return super()._extract_log_message(log_record)
 
     def serialize(self, log: dict[str, Any] | PowertoolsLogRecord) -> str:
-        masked: dict[str, Any] = mask_emails({**log, "component": self.component})
+        kept = {key: value for key, value in log.items() if key not in REDUNDANT_KEYS}
+        masked: dict[str, Any] = mask_emails({**kept, "component": self.component})
         return super().serialize(masked)
 
 

@@ -15,6 +15,8 @@ loop, here and as assumed for Lambda); waiting is kept as measured. That line sh
 at half and at twice the CPU time so scaled.
 """
 
+import contextlib
+import html
 import json
 import math
 import re
@@ -57,7 +59,7 @@ REQUIRED_PRICES = (
 REQUIRED_ASSUMPTIONS = (
     "lambda_full_vcpu_mb",
     "lambda_reference_loop_ms",
-    "xray_sampling_rate",
+    "lambda_xray_sampling_rate",
     "month_seconds",
 )
 
@@ -366,16 +368,18 @@ def itemize(counts: RunCounts, table: PriceTable, templates: Path = TEMPLATES) -
     for (resource, email), units in sorted(sqs.items()):
         add("SQS", f"requests, {resource}", units, p["sqs_request"], email)
     add("SES", "emails", counts.emails, p["ses_email"], email=True)
-    traces = (
-        sum(run.invocations for run in counts.functions.values())
-        * table.assumptions["xray_sampling_rate"]
+    api_rate = trace_sampling_rate(templates)
+    lambda_rate = table.assumptions["lambda_xray_sampling_rate"]
+    event_driven = sum(
+        run.invocations for name, run in counts.functions.items() if name != API_FUNCTION
     )
     add(
         "X-Ray",
-        f"traces at {table.assumptions['xray_sampling_rate']:.0%} sampling",
-        traces,
+        f"traces: {api_rate:.0%} of API requests, {lambda_rate:.0%} of event-driven invocations",
+        api_requests * api_rate + event_driven * lambda_rate,
         p["xray_trace"],
-        note="each API request and each event-driven invocation starts a trace",
+        note="the API's rate is the prod TraceSamplingRate (an X-Ray sampling rule of the "
+        "stage; the Order API function follows it); Lambda's own rule for the others is fixed",
     )
     return Bill(lines, comparisons, fixed_monthly(table, templates, counts.functions))
 
@@ -391,6 +395,23 @@ def prod_parameter(name: str, default: str, templates: Path = TEMPLATES) -> str:
         if key == name:
             return value
     return default
+
+
+def trace_sampling_rate(templates: Path = TEMPLATES) -> float:
+    """The prod share of API requests X-Ray traces (``TraceSamplingRate``; the template's
+    default when the prod parameters leave it out)."""
+    default = 0.05
+    with contextlib.suppress(OSError):
+        root = (templates / "root.yaml").read_text(encoding="utf-8")
+        found = re.search(
+            r"^  TraceSamplingRate:\n(?:    .*\n)*?    Default: ([0-9.]+)$", root, re.M
+        )
+        if found:
+            default = float(found.group(1))
+    try:
+        return float(prod_parameter("TraceSamplingRate", str(default), templates))
+    except ValueError:
+        return default
 
 
 def prod_architecture(templates: Path = TEMPLATES) -> str:
@@ -461,3 +482,47 @@ def table_lines(bill: Bill, orders: int | None = None) -> list[str]:
     if orders is not None:
         out.append(f"    (from {orders} orders)")
     return out
+
+
+def table_html(bill: Bill, orders: int | None = None) -> str:
+    """The bill as a section of the HTML report."""
+    rows = "".join(
+        f"<tr><td>{line.usd_per_million:,.2f}</td><td>{html.escape(line.service)}</td>"
+        f"<td>{html.escape(line.what)}{' (email)' if line.email else ''}"
+        f"{'<br><small>' + html.escape(line.note) + '</small>' if line.note else ''}</td></tr>"
+        for line in sorted(bill.lines, key=lambda line: -line.usd_per_million)
+    )
+    comparisons = "".join(
+        f"<tr><td>({line.usd_per_million:,.2f})</td><td>{html.escape(line.service)}</td>"
+        f"<td>{html.escape(line.what)}</td></tr>"
+        for line in bill.comparisons
+    )
+    fixed = "".join(
+        f"<li>{html.escape(line.what)}: ${line.usd_per_million:,.2f}</li>" for line in bill.monthly
+    )
+    dominant = bill.dominant(email=False)
+    return (
+        '<section id="aws-cost"><h2>Cost per million orders on AWS</h2>'
+        "<p>us-east-1 on-demand prices (load/prices), no free tier"
+        f"{f', from {orders} orders' if orders is not None else ''}.</p>"
+        '<table class="stats"><thead><tr><th>$ per million orders</th><th>service</th>'
+        f"<th>line</th></tr></thead><tbody>{rows}{comparisons}</tbody></table>"
+        f"<p><strong>${bill.total:,.2f}</strong> per million orders in all; "
+        f"${bill.without_ses:,.2f} without SES's line; ${bill.without_email:,.2f} without email "
+        f"at all (largest line then: {html.escape(dominant.service)} "
+        f"{html.escape(dominant.what)}).</p>"
+        f"<p>And ${bill.fixed_per_month:,.2f} a month whatever the volume:</p><ul>{fixed}</ul>"
+        "</section>"
+    )
+
+
+def add_to_report(report: Path, bill: Bill, orders: int | None = None) -> None:
+    """Put the bill into locust's HTML report, before its end (left alone if there is none)."""
+    try:
+        text = report.read_text(encoding="utf-8")
+    except OSError:
+        return
+    section = table_html(bill, orders)
+    marker = text.rfind("</body>")
+    text = text + section if marker < 0 else text[:marker] + section + text[marker:]
+    report.write_text(text, encoding="utf-8")

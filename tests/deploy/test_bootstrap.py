@@ -27,6 +27,10 @@ CREATES = {
         "arn:aws:sqs:{r}:{a}:{env}-OrderAuditQueue",
     ),
     "AWS::SNS::Topic": ("sns:CreateTopic", "arn:aws:sns:{r}:{a}:{env}-OrderEvents"),
+    "AWS::XRay::SamplingRule": (
+        "xray:CreateSamplingRule",
+        "arn:aws:xray:{r}:{a}:sampling-rule/{env}-OrderApi",
+    ),
     "AWS::S3::Bucket": ("s3:CreateBucket", "arn:aws:s3:::{env}-order-publisher-failures-{a}-{r}"),
     "AWS::S3::BucketPolicy": (
         "s3:PutBucketPolicy",

@@ -1,6 +1,7 @@
 """The cost model's pure parts: item sizes and request units as AWS defines them, the price
 table's checks, and the bill built from a run's counts."""
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -8,14 +9,18 @@ import pytest
 
 from load.cost import (
     PRICES,
+    TEMPLATES,
     FunctionRun,
+    Line,
     PriceTable,
     PriceTableError,
     RunCounts,
+    add_to_report,
     functions_from,
     itemize,
     lambda_ms,
     table_lines,
+    trace_sampling_rate,
     usage_delta,
 )
 from local.aws.usage_meter import (
@@ -98,8 +103,10 @@ def test_the_committed_price_table_loads_and_every_price_names_its_source() -> N
             "price.ses_email needs usd",
         ),
         (
-            lambda text: text.replace("xray_sampling_rate = 0.05", 'xray_sampling_rate = "lots"'),
-            "assumption.xray_sampling_rate",
+            lambda text: text.replace(
+                "lambda_xray_sampling_rate = 0.05", 'lambda_xray_sampling_rate = "lots"'
+            ),
+            "assumption.lambda_xray_sampling_rate",
         ),
         (lambda text: text + "\n[price\n", "not a TOML file"),
     ],
@@ -252,3 +259,45 @@ def test_usage_delta_keeps_what_grew() -> None:
             "messages": 0,
         },
     ]
+
+
+def _templates_with(tmp_path: Path, prod: list[str]) -> Path:
+    """A copy of the templates whose prod parameters are ``prod``."""
+    folder = tmp_path / "cfn"
+    (folder / "params").mkdir(parents=True)
+    for template in TEMPLATES.glob("*.yaml"):
+        (folder / template.name).write_text(template.read_text(encoding="utf-8"))
+    (folder / "params" / "prod.json").write_text(json.dumps(prod))
+    return folder
+
+
+def test_traces_follow_the_prod_sampling_rate_for_the_api_and_lambdas_fixed_rate_for_the_rest(
+    tmp_path: Path,
+) -> None:
+    table = PriceTable.load()
+    assert trace_sampling_rate() == 0.01  # cfn/params/prod.json
+    [xray] = [line for line in itemize(_counts(), table).lines if line.service == "X-Ray"]
+    # 100 API requests at 1 %, 20 event-driven invocations at Lambda's 5 %, per 100 orders
+    assert xray.units_per_order == pytest.approx((100 * 0.01 + 20 * 0.05) / 100)
+    assert xray.usd_per_million == pytest.approx(xray.units_per_order * 5.00)
+    default = _templates_with(tmp_path, ["EnvironmentName=prod"])
+    assert trace_sampling_rate(default) == 0.05  # the root template's default
+    [xray] = [line for line in itemize(_counts(), table, default).lines if line.service == "X-Ray"]
+    assert xray.units_per_order == pytest.approx((100 * 0.05 + 20 * 0.05) / 100)
+
+
+def test_the_html_report_gets_the_bill_before_its_end_escaped(tmp_path: Path) -> None:
+    bill = itemize(_counts(), PriceTable.load())
+    bill.lines.append(Line("SNS", "<script>alert(1)</script>", 0.0, 0.0))
+    report = tmp_path / "report.html"
+    report.write_text("<html><body><h1>locust</h1></body></html>", encoding="utf-8")
+    add_to_report(report, bill, 100)
+    text = report.read_text(encoding="utf-8")
+    assert text.startswith('<html><body><h1>locust</h1><section id="aws-cost">')
+    assert text.endswith("</section></body></html>")
+    assert "<script>" not in text
+    assert "&lt;script&gt;" in text
+    assert f"{bill.total:,.2f}" in text
+    assert "from 100 orders" in text
+    add_to_report(tmp_path / "missing.html", bill)  # no report: nothing to add to, no error
+    assert not (tmp_path / "missing.html").exists()

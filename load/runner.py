@@ -29,7 +29,15 @@ import requests
 from botocore.exceptions import BotoCoreError, ClientError
 
 from load.completion import PEAK_WINDOW, Completion, PipelineReader, wait_for_completion
-from load.cost import Bill, PriceTable, PriceTableError, RunCounts, itemize, table_lines
+from load.cost import (
+    Bill,
+    PriceTable,
+    PriceTableError,
+    RunCounts,
+    add_to_report,
+    itemize,
+    table_lines,
+)
 from load.machine import MachineCost, MachineMeter, find_orders_up
 from load.plot import read_samples, timeline
 from load.scenarios import Scenario, scenarios
@@ -176,8 +184,9 @@ def _bill(
     completion: Completion | None,
     accepted: int,
     cost: MachineCost | None,
-) -> tuple[RunCounts, Bill] | None:
-    """What the run's orders would cost on AWS (``load.cost``), where the stack counted it."""
+) -> tuple[RunCounts, Bill | None] | None:
+    """What the run's orders would cost on AWS (``load.cost``), where the stack counted it.
+    The counts are kept when the price table cannot be read: ``orders cost`` prices them later."""
     if usage is None or cost is None:
         return None
     orders = completion.accepted if completion else accepted
@@ -188,8 +197,12 @@ def _bill(
     try:
         return counts, itemize(counts, PriceTable.load())
     except (PriceTableError, ValueError) as exc:
-        print(f"orders load: no cost table: {exc}", file=sys.stderr)
-        return None
+        print(
+            f"orders load: no cost table: {exc} (the counts are kept in summary.json: "
+            "orders cost RUN --prices FILE prices them)",
+            file=sys.stderr,
+        )
+        return counts, None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -243,7 +256,7 @@ def run(args: argparse.Namespace) -> int:
                 "machine": None if cost is None else cost.as_json(),
                 "aws_cost": None
                 if bill is None
-                else {"counts": bill[0].as_json(), **bill[1].as_json()},
+                else {"counts": bill[0].as_json(), **(bill[1].as_json() if bill[1] else {})},
                 "failures": failures,
                 "capacity_bound": verdict.capacity_bound,
             },
@@ -254,8 +267,9 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(lines))
     if cost is not None:
         print("\n".join(cost.lines()))
-    if bill is not None:
+    if bill is not None and bill[1] is not None:
         print("\n".join(table_lines(bill[1], bill[0].orders)))
+        add_to_report(out / "report.html", bill[1], bill[0].orders)
     print(f"  plot: {plot}   locust report: {out / 'report.html'}")
     for failure in failures:
         print(f"  MISSED: {failure}")

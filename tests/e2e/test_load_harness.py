@@ -105,6 +105,8 @@ def test_the_smoke_scenario_runs_reports_and_follows_every_order(
     assert cost["counts"]["orders"] == completion["accepted"]
     assert 0 < cost["without_email_per_million"] < cost["total_per_million"]
     assert "cost per million orders on AWS" in result.stdout
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert report.index('<section id="aws-cost">') < report.rindex("</body>")
     priced = run(
         sys.executable,
         *("-m", "local.cli", "cost", str(out), "--orders-per-month", "2e6"),

@@ -4,6 +4,7 @@ that lose nothing."""
 import asyncio
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from local.aws.provision import Provisioned
@@ -79,3 +80,80 @@ def test_stopping_waits_for_the_batch_in_flight_and_loses_nothing(
     asyncio.run(run_poller(stack, moto, handler, wait=2, during=during))
     assert handler.bodies == ["in flight"]
     assert boto.receive_all(stack.audit.url) == []  # handled once and deleted, not left behind
+
+
+@dataclass
+class CountingSource(SqsEventSource):
+    """The event source, noting each receive it makes: (WaitTimeSeconds, messages returned)."""
+
+    receives: list[tuple[int, int]] = field(default_factory=list)
+
+    async def _receive(self, wait_seconds: int, count: int) -> list[Any]:
+        messages = await super()._receive(wait_seconds, count)
+        self.receives.append((wait_seconds, len(messages)))
+        return messages
+
+
+async def batches_of(
+    stack: Provisioned, moto: MotoServer, boto: Boto, bodies: list[str], batch_size: int
+) -> tuple[RecordingHandler, list[tuple[int, int]], int]:
+    """Send ``bodies`` a moment apart to a poller with a 4 s batching window; wait until all
+    are handled. Returns the handler, the receives made, and the batches delivered."""
+    handler = RecordingHandler()
+    clients = AwsClients(endpoint_url=moto.url, config=long_poll_config(2))
+    try:
+        source = CountingSource(
+            await clients.sqs(),
+            stack.audit.url,
+            stack.audit.arn,
+            in_thread(handler),
+            "probe",
+            30.0,
+            batch_size=batch_size,
+        )
+        poller = QueuePoller(source, concurrency=1, wait_seconds=2, window_seconds=4)
+        poller.start()
+        sqs = boto.client("sqs")
+        for body in bodies:
+            await asyncio.to_thread(sqs.send_message, QueueUrl=stack.audit.url, MessageBody=body)
+            await asyncio.sleep(0.2)
+        deadline = time.monotonic() + 30
+        while len(handler.bodies) < len(bodies) and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        await poller.stop()
+        return handler, source.receives, poller.stats.batches
+    finally:
+        await clients.close()
+
+
+def after_the_first_message(receives: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    first = next(i for i, (_, got) in enumerate(receives) if got)
+    return receives[first + 1 :]
+
+
+def test_a_batching_window_fills_the_batch_with_about_one_receive_per_message(
+    stack: Provisioned, moto: MotoServer, boto: Boto
+) -> None:
+    """Within the window the poller long-polls (a receive returns when a message arrives)
+    rather than polling again every few milliseconds: each receive is billed on AWS."""
+    handler, receives, batches = asyncio.run(
+        batches_of(stack, moto, boto, ["a", "b", "c"], batch_size=3)
+    )
+    assert sorted(handler.bodies) == ["a", "b", "c"]
+    assert batches == 1  # the window held the batch open until it was full
+    window = after_the_first_message(receives)
+    assert 1 <= len(window) <= 2, receives  # b and c, apart or together; none empty
+    assert all(got for _, got in window), receives
+    assert all(wait >= 1 for wait, _ in window), receives
+
+
+def test_a_batching_window_ends_with_at_most_one_empty_receive(
+    stack: Provisioned, moto: MotoServer, boto: Boto
+) -> None:
+    handler, receives, batches = asyncio.run(batches_of(stack, moto, boto, ["only"], 10))
+    assert handler.bodies == ["only"]
+    assert batches == 1
+    window = after_the_first_message(receives)
+    # One long poll for the window's rest (4 s, whole seconds), empty; then only the poller's
+    # own next long polls (2 s each), none in between.
+    assert sum(1 for wait, got in window if wait != 2 and not got) == 1, receives

@@ -195,6 +195,7 @@ class RunCounts:
     functions: dict[str, FunctionRun]
     aws: list[dict[str, Any]]
     architecture: str = "arm64"
+    access_log_bytes: int = 0  # API Gateway's access log lines (the front writes them)
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "functions": {k: asdict(v) for k, v in self.functions.items()}}
@@ -208,6 +209,7 @@ class RunCounts:
             functions={k: FunctionRun(**v) for k, v in data["functions"].items()},
             aws=list(data["aws"]),
             architecture=str(data.get("architecture", "arm64")),
+            access_log_bytes=int(data.get("access_log_bytes", 0)),
         )
 
 
@@ -305,6 +307,14 @@ def itemize(counts: RunCounts, table: PriceTable, templates: Path = TEMPLATES) -
             api_requests * per_order * MILLION * p["apigateway_http_request"].each,
         )
     ]
+    if counts.access_log_bytes:
+        add(
+            "CloudWatch Logs",
+            "API Gateway access log bytes ingested (GB)",
+            counts.access_log_bytes / GB,
+            p["logs_ingested_gb"],
+            note=f"{counts.access_log_bytes * per_order:.0f} bytes an order",
+        )
     gb_second = p[f"lambda_gb_second_{'arm64' if counts.architecture == 'arm64' else 'x86_64'}"]
     for name, run in sorted(counts.functions.items()):
         email = name == EMAIL_FUNCTION

@@ -11,6 +11,7 @@ from load.cost import RunCounts, functions_from, prod_architecture, usage_delta
 from load.machine import emulator_json
 
 INVOCATIONS = Path("var/logs/invocations.jsonl")  # under orders up's working folder
+ACCESS_LOG = "access.log"  # beside it: the front's API Gateway access log, a line a request
 
 
 def emulator_usage(aws_url: str) -> list[dict[str, Any]] | None:
@@ -41,6 +42,8 @@ class UsageRecorder:
         self._aws_url = aws_url
         self._file = invocations_file(stack_pid)
         self._offset = _size(self._file)
+        self._access_log = self._file.with_name(ACCESS_LOG) if self._file is not None else None
+        self._access_offset = _size(self._access_log)
         self._before = emulator_usage(aws_url)
 
     def stop(self, orders: int, emails: int, loop_ms: float) -> RunCounts | None:
@@ -60,4 +63,5 @@ class UsageRecorder:
             functions=functions_from(lines),
             aws=usage_delta(self._before, after),
             architecture=prod_architecture(),
+            access_log_bytes=max(0, _size(self._access_log) - self._access_offset),
         )

@@ -17,6 +17,7 @@ from local.aws.emulator import MotoProcess
 from local.aws.provision import PROVISIONING_CONFIG, Provisioned, provision
 from local.aws.resources import ResourceNames
 from local.commands.operations import Steps
+from local.gateway.access_log import ACCESS_LOG_FILE, AccessLog
 from local.gateway.front import ApiGatewayFront
 from local.gateway.proxy_event import proxy_event
 from local.gateway.throttle import TokenBucket
@@ -124,6 +125,7 @@ class LocalStack:
             TokenBucket(opts.rate, opts.burst),
             function_timeout=ORDER_API.timeout_seconds,
             max_wait=opts.max_wait,
+            access_log=AccessLog(opts.log_dir / ACCESS_LOG_FILE),
         )
         await self._front.warm(proxy_event("GET", f"/order/{WARM_UP_ORDER_ID}"))
         await self._front.start(opts.host, opts.port)

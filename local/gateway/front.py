@@ -18,11 +18,14 @@ answer, never a 30 s timeout.
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from local.gateway.access_log import AccessLog
 from local.gateway.proxy_event import proxy_event
 from local.gateway.throttle import TokenBucket
 from local.lambda_runtime.container import FunctionFailed, Invoke
@@ -54,6 +57,27 @@ def _gateway_error(status: int, message: str, error_type: str = "Error") -> web.
     )
 
 
+@dataclass
+class Answer:
+    """What the front answered, with what its access log line says of it."""
+
+    response: web.Response
+    request_id: str | None = None
+    resource: str | None = None
+    integration_ms: float | None = None
+    error: str | None = None  # the gateway's own refusals: the access log's errorMessage
+
+
+def _refused(
+    status: int,
+    message: str,
+    error_type: str = "Error",
+    request_id: str | None = None,
+    resource: str | None = None,
+) -> Answer:
+    return Answer(_gateway_error(status, message, error_type), request_id, resource, error=message)
+
+
 class ApiGatewayFront:
     def __init__(
         self,
@@ -61,6 +85,7 @@ class ApiGatewayFront:
         bucket: TokenBucket,
         function_timeout: float = 30.0,
         max_wait: float = 0.1,
+        access_log: AccessLog | None = None,
     ):
         self._idle: asyncio.Queue[Invoke] = asyncio.Queue()
         for container in containers:
@@ -68,6 +93,7 @@ class ApiGatewayFront:
         self._bucket = bucket
         self._timeout = function_timeout
         self._max_wait = max_wait
+        self._access_log = access_log
         self._runner: web.AppRunner | None = None
 
     async def _container(self) -> Invoke:
@@ -98,13 +124,31 @@ class ApiGatewayFront:
                 self._idle.put_nowait(invoke)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        answer = await self._answer(request)
+        if self._access_log is not None:
+            response = answer.response
+            self._access_log.write(
+                request_id=answer.request_id,
+                ip=request.remote or "127.0.0.1",
+                method=request.method,
+                resource=answer.resource or request.path,
+                status=response.status,
+                response_length=len(response.body) if isinstance(response.body, bytes) else 0,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                integration_ms=answer.integration_ms,
+                error=answer.error,
+            )
+        return answer.response
+
+    async def _answer(self, request: web.Request) -> "Answer":
         if not self._bucket.take():
-            return _gateway_error(429, "Too Many Requests", STAGE_THROTTLED)
+            return _refused(429, "Too Many Requests", STAGE_THROTTLED)
         if request.content_length is not None and request.content_length > PAYLOAD_LIMIT_BYTES:
-            return _gateway_error(413, "Request Too Long")
+            return _refused(413, "Request Too Long")
         body = await request.content.read(PAYLOAD_LIMIT_BYTES + 1)
         if len(body) > PAYLOAD_LIMIT_BYTES:
-            return _gateway_error(413, "Request Too Long")
+            return _refused(413, "Request Too Long")
         try:
             text: str | bytes | None = body.decode("utf-8") if body else None
         except UnicodeDecodeError:
@@ -118,20 +162,30 @@ class ApiGatewayFront:
             dict(request.query) or None,
             source_ip=request.remote or "127.0.0.1",
         )
+        context = event["requestContext"]
+        request_id, resource = context["requestId"], context["resourcePath"]
+        invoked = time.perf_counter()
         try:
             result = await self._invoke(event)
         except AllContainersBusy:
-            return _gateway_error(429, "Too Many Requests", CONCURRENCY_THROTTLED)
+            return _refused(429, "Too Many Requests", CONCURRENCY_THROTTLED, request_id, resource)
         except FunctionFailed as failed:
             # Lambda itself failed (not the handler's 500): API Gateway answers 502.
             log.error("the Order API function failed (answered 502): %s", failed)
-            return _gateway_error(502, "Internal server error")
+            return Answer(
+                _gateway_error(502, "Internal server error"),
+                request_id,
+                resource,
+                (time.perf_counter() - invoked) * 1000,
+                "Internal server error",
+            )
         payload = result.get("body") or ""
-        return web.Response(
+        response = web.Response(
             status=int(result.get("statusCode", 502)),
             body=payload.encode("utf-8"),
             headers=result.get("headers") or {},
         )
+        return Answer(response, request_id, resource, (time.perf_counter() - invoked) * 1000)
 
     async def start(self, host: str, port: int) -> None:
         app = web.Application(client_max_size=PAYLOAD_LIMIT_BYTES * 2)
@@ -144,3 +198,5 @@ class ApiGatewayFront:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._access_log is not None:
+            self._access_log.close()

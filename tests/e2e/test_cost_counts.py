@@ -37,6 +37,7 @@ class Run:
     calls: Counter[str]  # the emulator's own call counts, grown during the run
     records: list[str]  # invocations.jsonl lines the run appended
     log_bytes: int  # how much functions.log grew
+    access_lines: list[str]  # what the front's API Gateway access log grew by
 
     def row(self, caller: str, call: str, resource: str) -> dict[str, Any]:
         found = [
@@ -72,7 +73,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     try:
         records = folder / "var" / "logs" / "invocations.jsonl"
         log = records.with_name("functions.log")
+        access = records.with_name("access.log")
         offset, log_before = records.stat().st_size, log.stat().st_size
+        access_before = access.stat().st_size  # the warm-up requests went to the function only
         usage_before, calls_before = _get(f"{aws}/_emulator/usage"), _get(f"{aws}/_emulator/calls")
         body = SAMPLE.read_text(encoding="utf-8")
         with requests.Session() as http:
@@ -92,7 +95,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         with records.open("rb") as appended:
             appended.seek(offset)
             lines = appended.read().decode().splitlines()
-        yield Run(folder, boto, usage, +calls, lines, log.stat().st_size - log_before)
+        with access.open("rb") as appended:
+            appended.seek(access_before)
+            access_lines = appended.read().decode().splitlines()
+        yield Run(folder, boto, usage, +calls, lines, log.stat().st_size - log_before, access_lines)
     finally:
         code, output, _ = stack.stop()
     assert code == 0, output
@@ -156,6 +162,13 @@ def test_every_byte_the_functions_logged_is_in_an_invocation_record(run: Run) ->
     records = [json.loads(line) for line in run.records]
     assert all(record["logBytes"] > 0 for record in records)
     assert sum(record["logBytes"] for record in records) == run.log_bytes
+
+
+def test_every_api_request_has_one_access_log_line(run: Run) -> None:
+    lines = [json.loads(line) for line in run.access_lines]
+    assert [(line["httpMethod"], line["resourcePath"], line["status"]) for line in lines] == [
+        ("POST", "/order", "200")
+    ] * ORDERS
 
 
 def test_the_bill_of_the_run_prices_what_was_counted(run: Run) -> None:

@@ -7,17 +7,21 @@ event, so the tests hold on any machine's speed.
 """
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from local.gateway.access_log import AccessLog
 from local.gateway.front import ApiGatewayFront
 from local.gateway.throttle import TokenBucket
 from local.lambda_runtime.container import FunctionFailed
 from runtime.lambda_context import LocalLambdaContext
+from tests.support.cfn import template
 from tests.support.moto_server import free_port
 
 
@@ -163,3 +167,41 @@ async def test_a_failed_function_is_a_502_without_detail(http: aiohttp.ClientSes
         await front.stop()
     assert status == 502
     assert body == {"message": "Internal server error"}
+
+
+async def answering(event: dict[str, Any], context: LocalLambdaContext) -> dict[str, Any]:
+    return {"statusCode": 201, "headers": {}, "body": '{"orderId": "x"}'}
+
+
+async def test_every_answer_gets_an_access_log_line_in_the_stages_format(
+    http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """The lines the stage's AccessLogSetting writes on AWS (their bytes are billed as log
+    ingestion): the template's fields, the gateway's refusals with their message."""
+    path = tmp_path / "access.log"
+    front = ApiGatewayFront(
+        [answering], TokenBucket(rate=0.001, burst=2), access_log=AccessLog(path)
+    )
+    url = await serve(front)
+    try:
+        async with http.post(f"{url}/order", data=b"{}") as response:
+            assert response.status == 201
+        async with http.get(f"{url}/order/abc") as response:
+            assert response.status == 201
+        async with http.get(f"{url}/order/abc") as response:
+            assert response.status == 429  # the burst of 2 is spent
+    finally:
+        await front.stop()
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    stage = template("api.yaml")["Resources"]["Stage"]["Properties"]
+    fields = json.loads(stage["AccessLogSetting"]["Format"])
+    assert [set(line) for line in lines] == [set(fields)] * 3
+    assert [(line["httpMethod"], line["resourcePath"], line["status"]) for line in lines] == [
+        ("POST", "/order", "201"),
+        ("GET", "/order/{orderId}", "201"),
+        ("GET", "/order/abc", "429"),
+    ]
+    assert [line["errorMessage"] for line in lines] == ["-", "-", "Too Many Requests"]
+    assert lines[0]["responseLength"] == str(len('{"orderId": "x"}'))
+    assert lines[2]["integrationLatency"] == "-"  # refused before any integration
+    assert len({line["requestId"] for line in lines}) == 3

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from load.cost import (
+    GB,
     PRICES,
     TEMPLATES,
     FunctionRun,
@@ -301,3 +302,14 @@ def test_the_html_report_gets_the_bill_before_its_end_escaped(tmp_path: Path) ->
     assert "from 100 orders" in text
     add_to_report(tmp_path / "missing.html", bill)  # no report: nothing to add to, no error
     assert not (tmp_path / "missing.html").exists()
+
+
+def test_api_gateways_access_log_is_priced_as_log_ingestion_when_counted() -> None:
+    table = PriceTable.load()
+    counts = _counts()
+    assert not [line for line in itemize(counts, table).lines if "access log" in line.what]
+    counts.access_log_bytes = 30_000  # 300 bytes for each of the 100 orders
+    [line] = [line for line in itemize(counts, table).lines if "access log" in line.what]
+    assert line.note == "300 bytes an order"
+    assert line.usd_per_million == pytest.approx(300 * 1_000_000 / GB * 0.50)
+    assert RunCounts.from_json(counts.as_json()).access_log_bytes == 30_000

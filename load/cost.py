@@ -45,6 +45,8 @@ REQUIRED_PRICES = (
     "lambda_snapstart_cache_gb_second",
     "dynamodb_write_request_unit",
     "dynamodb_read_request_unit",
+    "dynamodb_storage_gb_month",
+    "dynamodb_pitr_gb_month",
     "dynamodb_streams_read_request",
     "sns_request",
     "sqs_request",
@@ -221,6 +223,7 @@ class Line:
     usd_per_million: float
     email: bool = False  # there only because orders are emailed
     note: str = ""
+    expires: bool = False  # storage whose rows expire (TTL): not kept with the orders
 
 
 @dataclass
@@ -228,6 +231,8 @@ class Bill:
     lines: list[Line]
     comparisons: list[Line]
     monthly: list[Line] = field(default_factory=list)  # fixed, per month, whatever the volume
+    # DynamoDB storage a million orders add, $ a month for as long as they are kept
+    storage: list[Line] = field(default_factory=list)
 
     @property
     def total(self) -> float:
@@ -240,6 +245,11 @@ class Bill:
     @property
     def without_ses(self) -> float:
         return sum(line.usd_per_million for line in self.lines if line.service != "SES")
+
+    @property
+    def storage_per_month(self) -> float:
+        """$ a month that each million orders kept add (tables whose rows expire left out)."""
+        return sum(line.usd_per_million for line in self.storage if not line.expires)
 
     @property
     def fixed_per_month(self) -> float:
@@ -256,6 +266,8 @@ class Bill:
             "per_million_orders": [asdict(line) for line in self.lines],
             "comparisons": [asdict(line) for line in self.comparisons],
             "fixed_per_month": [asdict(line) for line in self.monthly],
+            "storage_per_million_orders_month": [asdict(line) for line in self.storage],
+            "storage_usd_per_million_orders_month": round(self.storage_per_month, 4),
             "total_per_million": round(self.total, 4),
             "without_ses_per_million": round(self.without_ses, 4),
             "without_email_per_million": round(self.without_email, 4),
@@ -391,7 +403,79 @@ def itemize(counts: RunCounts, table: PriceTable, templates: Path = TEMPLATES) -
         note="the API's rate is the prod TraceSamplingRate (an X-Ray sampling rule of the "
         "stage; the Order API function follows it); Lambda's own rule for the others is fixed",
     )
-    return Bill(lines, comparisons, fixed_monthly(table, templates, counts.functions))
+    return Bill(
+        lines,
+        comparisons,
+        fixed_monthly(table, templates, counts.functions),
+        storage_lines(counts, table, templates),
+    )
+
+
+@dataclass(frozen=True)
+class TableTraits:
+    expires: bool  # TTL on: its rows go, it holds only what its TTL keeps
+    backed_up: bool  # point-in-time recovery on
+
+
+def table_traits(templates: Path = TEMPLATES) -> dict[str, TableTraits]:
+    """Each table of ``data.yaml`` by the name after its environment prefix (``Orders``)."""
+    try:
+        text = (templates / "data.yaml").read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    traits = {}
+    for block in re.split(r"\n(?=  [A-Za-z0-9]+:\n)", text):
+        if "Type: AWS::DynamoDB::Table" not in block:
+            continue
+        name = re.search(r"TableName: !Sub \$\{EnvironmentName\}-([A-Za-z0-9_.-]+)", block)
+        if name is None:
+            continue
+        ttl = re.search(r"TimeToLiveSpecification:\n(?:        .*\n)*?        Enabled: true", block)
+        traits[name.group(1)] = TableTraits(
+            expires=ttl is not None, backed_up="PointInTimeRecoveryEnabled: true" in block
+        )
+    return traits
+
+
+def storage_lines(counts: RunCounts, table: PriceTable, templates: Path = TEMPLATES) -> list[Line]:
+    """What a million orders add to each table's storage (and its indexes', its backup's),
+    from the bytes the run's writes stored, and what that costs a month while they are kept."""
+    p = table.prices
+    items: dict[str, float] = {}
+    copies: dict[str, float] = {}
+    for row in counts.aws:
+        if row["call"].startswith("dynamodb.") and row.get("resource"):
+            resource = row["resource"]
+            items[resource] = items.get(resource, 0) + row.get("stored_bytes", 0)
+            copies[resource] = copies.get(resource, 0) + row.get("index_stored_bytes", 0)
+    traits = table_traits(templates)
+    lines = []
+    per_million = MILLION / counts.orders
+    for resource in sorted(items):
+        trait = traits.get(resource.partition("-")[2], TableTraits(False, False))
+        note = "its rows expire (TTL): it holds what its TTL keeps, not every order"
+        for what, stored, price in (
+            ("items", items[resource], p["dynamodb_storage_gb_month"]),
+            ("index copies", copies[resource], p["dynamodb_storage_gb_month"]),
+            (
+                "point-in-time recovery",
+                items[resource] * trait.backed_up,
+                p["dynamodb_pitr_gb_month"],
+            ),
+        ):
+            gb = stored * per_million / GB
+            if gb > 0:
+                lines.append(
+                    Line(
+                        "DynamoDB storage",
+                        f"{resource}: {what}",
+                        gb,
+                        gb * price.each,
+                        note=note if trait.expires else "",
+                        expires=trait.expires,
+                    )
+                )
+    return lines
 
 
 def prod_parameter(name: str, default: str, templates: Path = TEMPLATES) -> str:
@@ -486,6 +570,17 @@ def table_lines(bill: Bill, orders: int | None = None) -> list[str]:
         f"${bill.without_email:.2f} without email at all (largest line then: {dominant.service} "
         f"{dominant.what}, ${dominant.usd_per_million:.2f})"
     )
+    kept = [line for line in bill.storage if not line.expires]
+    if kept:
+        gb = sum(line.units_per_order for line in kept if "recovery" not in line.what)
+        parts = ", ".join(f"{line.what} ${line.usd_per_million:.3f}" for line in kept)
+        out.append(
+            f"    each million orders kept adds {gb:.2f} GB to DynamoDB: "
+            f"${bill.storage_per_month:.2f} a month while kept ({parts})"
+        )
+    for line in bill.storage:
+        if line.expires and "recovery" not in line.what:
+            out.append(f"    ({line.what.split(':')[0]}: {line.note})")
     if bill.monthly:
         fixed = ", ".join(f"{line.what} ${line.usd_per_million:.2f}" for line in bill.monthly)
         out.append(f"    and ${bill.fixed_per_month:.2f} a month whatever the volume: {fixed}")
@@ -510,6 +605,11 @@ def table_html(bill: Bill, orders: int | None = None) -> str:
     fixed = "".join(
         f"<li>{html.escape(line.what)}: ${line.usd_per_million:,.2f}</li>" for line in bill.monthly
     )
+    storage = "".join(
+        f"<li>{html.escape(line.what)}: {line.units_per_order:.3f} GB, "
+        f"${line.usd_per_million:,.3f} a month{' (' + html.escape(line.note) + ')' if line.note else ''}</li>"
+        for line in bill.storage
+    )
     dominant = bill.dominant(email=False)
     return (
         '<section id="aws-cost"><h2>Cost per million orders on AWS</h2>'
@@ -522,6 +622,8 @@ def table_html(bill: Bill, orders: int | None = None) -> str:
         f"at all (largest line then: {html.escape(dominant.service)} "
         f"{html.escape(dominant.what)}).</p>"
         f"<p>And ${bill.fixed_per_month:,.2f} a month whatever the volume:</p><ul>{fixed}</ul>"
+        f"<p>Each million orders kept adds ${bill.storage_per_month:,.2f} a month of DynamoDB "
+        f"storage:</p><ul>{storage}</ul>"
         "</section>"
     )
 

@@ -36,6 +36,8 @@ KB = 1024
 WRITE_UNIT_BYTES = KB
 READ_UNIT_BYTES = 4 * KB
 CHUNK_BYTES = 64 * KB
+# DynamoDB bills the storage of an item, and of its copy in each index, as its size plus 100.
+STORAGE_OVERHEAD_BYTES = 100
 # Overhead DynamoDB counts for a list or a map, and per element of one.
 CONTAINER_BYTES = 3
 ELEMENT_BYTES = 1
@@ -117,6 +119,8 @@ class Usage:
     index_write_units: float = 0.0
     empty_receives: int = 0
     messages: int = 0  # published, sent or received
+    stored_bytes: int = 0  # DynamoDB: what the table's billed storage grew by (or shrank)
+    index_stored_bytes: int = 0  # ... and its global secondary indexes'
 
 
 _WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
@@ -254,14 +258,16 @@ class UsageMeter:
         usage.write_units += write_units(max(item_size(old), item_size(new)))
         if status >= 300:
             return  # a failed condition wrote nothing: no index changed
+        usage.stored_bytes += stored_size(new) - stored_size(old)
         for index in table.global_indexes:
-            sizes = [
-                item_size(_projected(index, table, item))
+            copies = [
+                _projected(index, table, item) if item and _in_index(index, item) else None
                 for item in (old, new)
-                if item and all(name in item for name in index.schema_key_attrs)
             ]
+            sizes = [item_size(copy) for copy in copies if copy is not None]
             if sizes:
                 usage.index_write_units += write_units(max(sizes))
+            usage.index_stored_bytes += stored_size(copies[1]) - stored_size(copies[0])
 
     def _count_read(self, usage: Usage, action: str, body: bytes, answer: bytes) -> None:
         request, response = _json(body), _json(answer)
@@ -271,6 +277,15 @@ class UsageMeter:
         else:
             size = sum(item_size(item) for item in response.get("Items") or [])
         usage.read_units += read_units(size, consistent)
+
+
+def stored_size(item: Item | None) -> int:
+    """What an item (or its copy in an index) adds to the storage DynamoDB bills."""
+    return 0 if item is None else item_size(item) + STORAGE_OVERHEAD_BYTES
+
+
+def _in_index(index: Any, item: Item) -> bool:
+    return all(name in item for name in index.schema_key_attrs)
 
 
 def _projected(index: Any, table: Any, item: Item) -> Item:

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from load.cost import PriceTable, RunCounts, functions_from, itemize, usage_delta
-from local.aws.usage_meter import item_size, write_units
+from local.aws.usage_meter import item_size, stored_size, write_units
 from tests.support.aws import Boto
 from tests.support.polling import eventually
 from tests.support.stack_process import ONE_OF_EACH, ROOT, start_with_emulator
@@ -137,6 +137,20 @@ def test_each_write_is_billed_by_the_size_of_the_item_it_stored(run: Run) -> Non
     assert len(sent) == ORDERS
     assert all(item_size(item) <= 1024 for item in sent)
     assert ledger["requests"] == ledger["write_units"] == 2 * ORDERS  # claim, then SENT
+
+
+def test_the_storage_each_table_grew_by_is_its_items_sizes_plus_overhead(run: Run) -> None:
+    """Billed storage: each item's size plus 100 bytes, and the same for its index copies."""
+    orders = run.row("order-api", "dynamodb.PutItem", "dev-Orders")
+    assert orders["stored_bytes"] == sum(stored_size(i) for i in run.boto.scan("dev-Orders"))
+    assert orders["index_stored_bytes"] == 0  # the Orders table has no index
+    audited = run.row("audit-consumer", "dynamodb.PutItem", "dev-AuditLogs")
+    expected = sum(stored_size(item) for item in run.boto.scan("dev-AuditLogs"))
+    assert audited["stored_bytes"] == audited["index_stored_bytes"] == expected  # projection ALL
+    # The ledger's SENT record replaced its claim: the table holds one row an email.
+    ledger = run.row("email-consumer", "dynamodb.PutItem", "dev-Idempotency")
+    sent = [i for i in run.boto.scan("dev-Idempotency") if i["IdempotencyKey"]["S"][:6] == "email#"]
+    assert ledger["stored_bytes"] == sum(stored_size(item) for item in sent)
 
 
 def test_messages_are_counted_where_they_are_published_received_and_deleted(run: Run) -> None:

@@ -16,11 +16,13 @@ from load.cost import (
     PriceTable,
     PriceTableError,
     RunCounts,
+    TableTraits,
     add_to_report,
     functions_from,
     itemize,
     lambda_ms,
     table_lines,
+    table_traits,
     trace_sampling_rate,
     usage_delta,
 )
@@ -34,6 +36,7 @@ from local.aws.usage_meter import (
     resource_of,
     write_units,
 )
+from tests.support.cfn import template
 
 
 @pytest.mark.parametrize(
@@ -266,8 +269,8 @@ def _templates_with(tmp_path: Path, prod: list[str]) -> Path:
     """A copy of the templates whose prod parameters are ``prod``."""
     folder = tmp_path / "cfn"
     (folder / "params").mkdir(parents=True)
-    for template in TEMPLATES.glob("*.yaml"):
-        (folder / template.name).write_text(template.read_text(encoding="utf-8"))
+    for path in TEMPLATES.glob("*.yaml"):
+        (folder / path.name).write_text(path.read_text(encoding="utf-8"))
     (folder / "params" / "prod.json").write_text(json.dumps(prod))
     return folder
 
@@ -313,3 +316,45 @@ def test_api_gateways_access_log_is_priced_as_log_ingestion_when_counted() -> No
     assert line.note == "300 bytes an order"
     assert line.usd_per_million == pytest.approx(300 * 1_000_000 / GB * 0.50)
     assert RunCounts.from_json(counts.as_json()).access_log_bytes == 30_000
+
+
+def test_table_traits_read_from_the_data_template_agree_with_cloudformations_reading() -> None:
+    decoded = template("data.yaml")["Resources"]
+    expected = {}
+    for resource in decoded.values():
+        if resource["Type"] != "AWS::DynamoDB::Table":
+            continue
+        properties = resource["Properties"]
+        name = properties["TableName"]["Fn::Sub"].removeprefix("${EnvironmentName}-")
+        expected[name] = TableTraits(
+            expires=properties.get("TimeToLiveSpecification", {}).get("Enabled") is True,
+            backed_up=properties.get("PointInTimeRecoverySpecification", {}).get(
+                "PointInTimeRecoveryEnabled"
+            )
+            is True,
+        )
+    assert table_traits() == expected
+    assert expected["Idempotency"].expires
+    assert not expected["Orders"].expires
+
+
+def test_storage_a_million_orders_keep_is_priced_a_month_with_expiring_tables_apart() -> None:
+    counts = _counts()
+    counts.aws += [
+        {"caller": "order-api", "call": "dynamodb.PutItem", "resource": "dev-Orders",
+         "stored_bytes": 50_000, "index_stored_bytes": 0},  # 500 bytes an order
+        {"caller": "email-consumer", "call": "dynamodb.PutItem", "resource": "dev-Idempotency",
+         "stored_bytes": 20_000, "index_stored_bytes": 0},
+    ]  # fmt: skip
+    bill = itemize(counts, PriceTable.load())
+    lines = {line.what: line for line in bill.storage}
+    gb = 500 * 1_000_000 / GB
+    assert lines["dev-Orders: items"].units_per_order == pytest.approx(gb)
+    assert lines["dev-Orders: items"].usd_per_million == pytest.approx(gb * 0.25)
+    assert lines["dev-Orders: point-in-time recovery"].usd_per_million == pytest.approx(gb * 0.20)
+    assert lines["dev-Idempotency: items"].expires
+    assert bill.storage_per_month == pytest.approx(gb * 0.45)  # the expiring table left out
+    assert "dev-Orders: index copies" not in lines  # nothing stored there
+    text = "\n".join(table_lines(bill))
+    assert "each million orders kept adds 0.47 GB to DynamoDB" in text
+    assert "dev-Idempotency: its rows expire (TTL)" in text

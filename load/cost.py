@@ -43,6 +43,7 @@ REQUIRED_PRICES = (
     "lambda_gb_second_x86_64",
     "lambda_gb_second_arm64",
     "lambda_snapstart_cache_gb_second",
+    "lambda_snapstart_restore_gb",
     "dynamodb_write_request_unit",
     "dynamodb_read_request_unit",
     "dynamodb_storage_gb_month",
@@ -53,6 +54,7 @@ REQUIRED_PRICES = (
     "ses_email",
     "logs_ingested_gb",
     "alarm_month",
+    "custom_metric_month",
     "dashboard_month",
     "xray_trace",
     "kms_key_month",
@@ -164,6 +166,26 @@ def functions_from(lines: list[str]) -> dict[str, FunctionRun]:
     return runs
 
 
+def metrics_from(lines: list[str]) -> list[str]:
+    """The custom metrics the functions' EMF lines create (``functions.log`` lines a run
+    appended): CloudWatch bills one for each namespace, metric name and set of dimension
+    values, a month, from the first time it is written."""
+    found = set()
+    for line in lines:
+        if not line.startswith('{"_aws"'):
+            continue
+        try:
+            document = json.loads(line)
+            for directive in document["_aws"]["CloudWatchMetrics"]:
+                for dimensions in directive.get("Dimensions") or [[]]:
+                    values = ",".join(f"{name}={document[name]}" for name in dimensions)
+                    for metric in directive["Metrics"]:
+                        found.add(f"{directive['Namespace']}/{metric['Name']}{{{values}}}")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return sorted(found)
+
+
 def usage_delta(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The emulator's usage rows (``/_emulator/usage``) that grew between two readings, by how
     much."""
@@ -198,6 +220,7 @@ class RunCounts:
     aws: list[dict[str, Any]]
     architecture: str = "arm64"
     access_log_bytes: int = 0  # API Gateway's access log lines (the front writes them)
+    metrics: list[str] = field(default_factory=list)  # custom metrics the EMF lines created
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "functions": {k: asdict(v) for k, v in self.functions.items()}}
@@ -212,6 +235,7 @@ class RunCounts:
             aws=list(data["aws"]),
             architecture=str(data.get("architecture", "arm64")),
             access_log_bytes=int(data.get("access_log_bytes", 0)),
+            metrics=[str(metric) for metric in data.get("metrics", [])],
         )
 
 
@@ -232,7 +256,11 @@ class Bill:
     comparisons: list[Line]
     monthly: list[Line] = field(default_factory=list)  # fixed, per month, whatever the volume
     # DynamoDB storage a million orders add, $ a month for as long as they are kept
+    # (units: GB a million orders)
     storage: list[Line] = field(default_factory=list)
+    # What one cold start of each function costs (units: GB-s billed); AWS, not the run,
+    # decides how often they happen
+    cold_starts: list[Line] = field(default_factory=list)
 
     @property
     def total(self) -> float:
@@ -268,6 +296,7 @@ class Bill:
             "fixed_per_month": [asdict(line) for line in self.monthly],
             "storage_per_million_orders_month": [asdict(line) for line in self.storage],
             "storage_usd_per_million_orders_month": round(self.storage_per_month, 4),
+            "per_cold_start": [asdict(line) for line in self.cold_starts],
             "total_per_million": round(self.total, 4),
             "without_ses_per_million": round(self.without_ses, 4),
             "without_email_per_million": round(self.without_email, 4),
@@ -406,9 +435,51 @@ def itemize(counts: RunCounts, table: PriceTable, templates: Path = TEMPLATES) -
     return Bill(
         lines,
         comparisons,
-        fixed_monthly(table, templates, counts.functions),
+        fixed_monthly(table, templates, counts.functions, counts.metrics),
         storage_lines(counts, table, templates),
+        cold_start_lines(counts, table, templates),
     )
+
+
+def cold_start_lines(
+    counts: RunCounts, table: PriceTable, templates: Path = TEMPLATES
+) -> list[Line]:
+    """One cold start of each function, as prod bills it: with SnapStart, the restore (per GB
+    of memory) and the restore's duration (the run's containers measure it: each is forked
+    from an initialised template, as Lambda restores a snapshot); without, the INIT phase is
+    billed as duration, and a fork's start says nothing of it."""
+    p = table.prices
+    snapstart = prod_parameter("SnapStart", "Disabled", templates) == "Enabled"
+    gb_second = p[f"lambda_gb_second_{'arm64' if counts.architecture == 'arm64' else 'x86_64'}"]
+    lines = []
+    for name, run in sorted(counts.functions.items()):
+        gb = run.memory_mb / 1024
+        if not snapstart:
+            lines.append(
+                Line(
+                    "Lambda",
+                    f"{name}: a cold start",
+                    0.0,
+                    0.0,
+                    note="INIT is billed as duration; measure it with "
+                    "python -m tests.benchmarks.cold_start (not priced here)",
+                )
+            )
+            continue
+        restore_ms = run.init_ms / run.cold_starts if run.cold_starts else 0.0
+        gb_s = restore_ms / 1000 * gb
+        lines.append(
+            Line(
+                "Lambda",
+                f"{name}: a cold start (SnapStart restore of {gb:g} GB)",
+                gb_s,
+                gb * p["lambda_snapstart_restore_gb"].each + gb_s * gb_second.each,
+                note=f"restore {restore_ms:.0f} ms here, from {run.cold_starts} cold starts"
+                if run.cold_starts
+                else "no cold start in this run: the restore's duration is not counted",
+            )
+        )
+    return lines
 
 
 @dataclass(frozen=True)
@@ -519,7 +590,10 @@ def _count(texts: list[str], resource_type: str) -> int:
 
 
 def fixed_monthly(
-    table: PriceTable, templates: Path = TEMPLATES, functions: dict[str, FunctionRun] | None = None
+    table: PriceTable,
+    templates: Path = TEMPLATES,
+    functions: dict[str, FunctionRun] | None = None,
+    metrics: list[str] | None = None,
 ) -> list[Line]:
     """What the stack costs a month whatever its volume, from the templates' resources and the
     prod parameters (SnapStart's cache, for each function's published version)."""
@@ -551,6 +625,18 @@ def fixed_monthly(
         count = _count(texts, resource_type)
         if count:
             lines.append(Line("fixed", f"{what}: {count}", count, count * price.usd / price.per))
+    if metrics:
+        price = p["custom_metric_month"]
+        lines.append(
+            Line(
+                "fixed",
+                f"custom metrics (EMF) the run created: {len(metrics)}",
+                len(metrics),
+                len(metrics) * price.usd / price.per,
+                note="one a metric name and set of dimension values; a metric that this run "
+                "did not write (a failure's) adds its own when it first appears",
+            )
+        )
     return lines
 
 
@@ -581,6 +667,12 @@ def table_lines(bill: Bill, orders: int | None = None) -> list[str]:
     for line in bill.storage:
         if line.expires and "recovery" not in line.what:
             out.append(f"    ({line.what.split(':')[0]}: {line.note})")
+    priced = [line for line in bill.cold_starts if line.usd_per_million]
+    if priced:
+        each = ", ".join(
+            f"{line.what.split(':')[0]} ${line.usd_per_million:.6f}" for line in priced
+        )
+        out.append(f"    each cold start (SnapStart restore, prod): {each}")
     if bill.monthly:
         fixed = ", ".join(f"{line.what} ${line.usd_per_million:.2f}" for line in bill.monthly)
         out.append(f"    and ${bill.fixed_per_month:.2f} a month whatever the volume: {fixed}")
@@ -610,6 +702,11 @@ def table_html(bill: Bill, orders: int | None = None) -> str:
         f"${line.usd_per_million:,.3f} a month{' (' + html.escape(line.note) + ')' if line.note else ''}</li>"
         for line in bill.storage
     )
+    cold = "".join(
+        f"<li>{html.escape(line.what)}: ${line.usd_per_million:.6f}"
+        f"{' (' + html.escape(line.note) + ')' if line.note else ''}</li>"
+        for line in bill.cold_starts
+    )
     dominant = bill.dominant(email=False)
     return (
         '<section id="aws-cost"><h2>Cost per million orders on AWS</h2>'
@@ -624,6 +721,7 @@ def table_html(bill: Bill, orders: int | None = None) -> str:
         f"<p>And ${bill.fixed_per_month:,.2f} a month whatever the volume:</p><ul>{fixed}</ul>"
         f"<p>Each million orders kept adds ${bill.storage_per_month:,.2f} a month of DynamoDB "
         f"storage:</p><ul>{storage}</ul>"
+        f"<p>Each cold start:</p><ul>{cold}</ul>"
         "</section>"
     )
 

@@ -7,11 +7,12 @@ from typing import Any
 
 import psutil
 
-from load.cost import RunCounts, functions_from, prod_architecture, usage_delta
+from load.cost import RunCounts, functions_from, metrics_from, prod_architecture, usage_delta
 from load.machine import emulator_json
 
 INVOCATIONS = Path("var/logs/invocations.jsonl")  # under orders up's working folder
 ACCESS_LOG = "access.log"  # beside it: the front's API Gateway access log, a line a request
+FUNCTIONS_LOG = "functions.log"  # and what the functions printed (their EMF metrics among it)
 
 
 def emulator_usage(aws_url: str) -> list[dict[str, Any]] | None:
@@ -35,6 +36,18 @@ def _size(path: Path | None) -> int:
         return 0
 
 
+def _appended(path: Path | None, offset: int) -> list[str]:
+    """The lines written to ``path`` after ``offset``."""
+    if path is None:
+        return []
+    try:
+        with path.open("rb") as appended:
+            appended.seek(offset)
+            return appended.read().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+
+
 class UsageRecorder:
     """Start before the load, stop after the pipeline has finished: the run's ``RunCounts``."""
 
@@ -44,18 +57,15 @@ class UsageRecorder:
         self._offset = _size(self._file)
         self._access_log = self._file.with_name(ACCESS_LOG) if self._file is not None else None
         self._access_offset = _size(self._access_log)
+        self._log = self._file.with_name(FUNCTIONS_LOG) if self._file is not None else None
+        self._log_offset = _size(self._log)
         self._before = emulator_usage(aws_url)
 
     def stop(self, orders: int, emails: int, loop_ms: float) -> RunCounts | None:
         after = emulator_usage(self._aws_url)
         if self._before is None or after is None or self._file is None or orders <= 0:
             return None
-        try:
-            with self._file.open("rb") as records:
-                records.seek(self._offset)
-                lines = records.read().decode("utf-8", errors="replace").splitlines()
-        except OSError:
-            lines = []
+        lines = _appended(self._file, self._offset)
         return RunCounts(
             orders=orders,
             emails=emails,
@@ -64,4 +74,5 @@ class UsageRecorder:
             aws=usage_delta(self._before, after),
             architecture=prod_architecture(),
             access_log_bytes=max(0, _size(self._access_log) - self._access_offset),
+            metrics=metrics_from(_appended(self._log, self._log_offset)),
         )

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from load.cost import PriceTable, RunCounts, functions_from, itemize, usage_delta
+from load.cost import PriceTable, RunCounts, functions_from, itemize, metrics_from, usage_delta
 from local.aws.usage_meter import item_size, stored_size, write_units
 from tests.support.aws import Boto
 from tests.support.polling import eventually
@@ -38,6 +38,7 @@ class Run:
     records: list[str]  # invocations.jsonl lines the run appended
     log_bytes: int  # how much functions.log grew
     access_lines: list[str]  # what the front's API Gateway access log grew by
+    log_lines: list[str]  # what functions.log grew by
 
     def row(self, caller: str, call: str, resource: str) -> dict[str, Any]:
         found = [
@@ -98,7 +99,11 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         with access.open("rb") as appended:
             appended.seek(access_before)
             access_lines = appended.read().decode().splitlines()
-        yield Run(folder, boto, usage, +calls, lines, log.stat().st_size - log_before, access_lines)
+        with log.open("rb") as appended:
+            appended.seek(log_before)
+            log_lines = appended.read().decode().splitlines()
+        grown = log.stat().st_size - log_before
+        yield Run(folder, boto, usage, +calls, lines, grown, access_lines, log_lines)
     finally:
         code, output, _ = stack.stop()
     assert code == 0, output
@@ -183,6 +188,18 @@ def test_every_api_request_has_one_access_log_line(run: Run) -> None:
     assert [(line["httpMethod"], line["resourcePath"], line["status"]) for line in lines] == [
         ("POST", "/order", "200")
     ] * ORDERS
+
+
+def test_the_custom_metrics_are_those_the_functions_wrote(run: Run) -> None:
+    metrics = metrics_from(run.log_lines)
+    assert {
+        "OrderPipeline/OrdersReceived{service=order-api}",
+        "OrderPipeline/OrdersProcessed{service=order-api}",
+        "OrderPipeline/OrdersPublished{service=order-publisher}",
+        "OrderPipeline/EmailsSent{service=email-consumer}",
+        "OrderPipeline/AuditRecordsCreated{service=audit-consumer}",
+    } <= set(metrics)
+    assert not [metric for metric in metrics if "Failed" in metric]  # nothing failed
 
 
 def test_the_bill_of_the_run_prices_what_was_counted(run: Run) -> None:

@@ -21,6 +21,7 @@ from load.cost import (
     functions_from,
     itemize,
     lambda_ms,
+    metrics_from,
     table_lines,
     table_traits,
     trace_sampling_rate,
@@ -358,3 +359,50 @@ def test_storage_a_million_orders_keep_is_priced_a_month_with_expiring_tables_ap
     text = "\n".join(table_lines(bill))
     assert "each million orders kept adds 0.47 GB to DynamoDB" in text
     assert "dev-Idempotency: its rows expire (TTL)" in text
+
+
+def test_custom_metrics_are_each_name_and_set_of_dimension_values_the_emf_lines_wrote() -> None:
+    def emf(dimensions: list[list[str]], names: list[str], **values: str) -> str:
+        directive = {
+            "Namespace": "OrderPipeline",
+            "Dimensions": dimensions,
+            "Metrics": [{"Name": name, "Unit": "Count"} for name in names],
+        }
+        return json.dumps({"_aws": {"Timestamp": 1, "CloudWatchMetrics": [directive]}, **values})
+
+    lines = [
+        emf([["service"]], ["OrdersReceived", "OrdersProcessed"], service="order-api"),
+        emf([["service"]], ["OrdersReceived"], service="order-api"),  # the same metric again
+        emf([["function_name", "service"]], ["ColdStart"], function_name="a", service="s"),
+        emf([["function_name", "service"]], ["ColdStart"], function_name="b", service="s"),
+        '{"level": "INFO", "message": "not a metric"}',
+        '{"_aws": {"CloudWatchMetrics": "broken"}}',
+    ]
+    assert metrics_from(lines) == [
+        "OrderPipeline/ColdStart{function_name=a,service=s}",
+        "OrderPipeline/ColdStart{function_name=b,service=s}",
+        "OrderPipeline/OrdersProcessed{service=order-api}",
+        "OrderPipeline/OrdersReceived{service=order-api}",
+    ]
+    counts = _counts()
+    counts.metrics = metrics_from(lines)
+    [line] = [line for line in itemize(counts, PriceTable.load()).monthly if "EMF" in line.what]
+    assert line.usd_per_million == pytest.approx(4 * 0.30)
+
+
+def test_a_cold_start_in_prod_is_a_snapstart_restore_and_its_duration(tmp_path: Path) -> None:
+    table = PriceTable.load()
+    counts = _counts()
+    counts.functions["order-api"].cold_starts = 2
+    counts.functions["order-api"].init_ms = 400.0  # 200 ms a restore
+    lines = {line.what: line for line in itemize(counts, table).cold_starts}
+    api = lines["order-api: a cold start (SnapStart restore of 0.5 GB)"]
+    restore = table.prices["lambda_snapstart_restore_gb"].each
+    gb_second = table.prices["lambda_gb_second_arm64"].each
+    assert api.usd_per_million == pytest.approx(0.5 * restore + 0.2 * 0.5 * gb_second)
+    assert (
+        "no cold start" in lines["email-consumer: a cold start (SnapStart restore of 0.25 GB)"].note
+    )
+    without = _templates_with(tmp_path, ["EnvironmentName=prod", "SnapStart=Disabled"])
+    bill = itemize(counts, table, without)
+    assert all(line.usd_per_million == 0 and "INIT" in line.note for line in bill.cold_starts)

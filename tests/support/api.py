@@ -15,8 +15,8 @@ from api.handler import OrderApiFunction, make_handler
 from api.observability import logger
 from local.aws.provision import Provisioned
 from local.gateway.proxy_event import proxy_event
-from runtime.aws import AwsClients
 from runtime.lambda_context import LocalLambdaContext
+from tests.support.aws import aws_clients
 
 
 def settings_for(stack: Provisioned, **overrides: Any) -> ApiSettings:
@@ -42,7 +42,7 @@ class Api:
     """One Order API 'container' (its own loop and clients), invoked through the real handler."""
 
     def __init__(self, settings: ApiSettings, endpoint_url: str, timeout_seconds: float = 30.0):
-        self.function = OrderApiFunction(settings, clients=AwsClients(endpoint_url=endpoint_url))
+        self.function = OrderApiFunction(settings, clients=aws_clients(endpoint_url))
         self.handler = make_handler(lambda: self.function)
         self.timeout_seconds = timeout_seconds
 

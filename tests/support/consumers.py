@@ -15,8 +15,8 @@ from local.aws.provision import Provisioned, QueueEndpoints
 from local.lambda_runtime.container import in_thread
 from local.lambda_runtime.event_source import BatchOutcome, SqsEventSource
 from local.mail.smtp_sink import SmtpSink
-from runtime.aws import AwsClients
 from runtime.loop import LoopRunner
+from tests.support.aws import aws_clients
 
 Which = Literal["email", "audit"]
 T = TypeVar("T")
@@ -62,17 +62,17 @@ class Consumers:
         self.stack = stack
         self.email = EmailFunction(
             email_settings(stack, smtp, **(email_overrides or {})),
-            AwsClients(endpoint_url=endpoint_url),
+            aws_clients(endpoint_url),
         )
         self.audit = AuditFunction(
-            audit_settings(stack, **(audit_overrides or {})), AwsClients(endpoint_url=endpoint_url)
+            audit_settings(stack, **(audit_overrides or {})), aws_clients(endpoint_url)
         )
         self.handlers = {
             "email": make_handler(email_logger, email_metrics, lambda: self.email),
             "audit": make_handler(audit_logger, audit_metrics, lambda: self.audit),
         }
         self._runner = LoopRunner()
-        self._poll_clients = AwsClients(endpoint_url=moto_url)
+        self._poll_clients = aws_clients(moto_url)
 
     def poll(self, which: Which, batch_size: int = 10) -> BatchOutcome:
         queue = self.stack.email if which == "email" else self.stack.audit
@@ -113,7 +113,7 @@ def on_dead_letters(
     endpoint_url: str, queue: QueueEndpoints, operation: Callable[[DeadLetterQueue], Awaitable[T]]
 ) -> T:
     """Run ``operation`` on the dead-letter queue of ``queue`` (its own loop and clients)."""
-    runner, clients = LoopRunner(), AwsClients(endpoint_url=endpoint_url)
+    runner, clients = LoopRunner(), aws_clients(endpoint_url)
 
     async def run() -> T:
         dlq = DeadLetterQueue(

@@ -10,7 +10,7 @@ from api.publisher_function import OrderPublisherFunction, PublisherSettings, ma
 from local.aws.provision import Provisioned
 from local.lambda_runtime.container import in_thread
 from local.lambda_runtime.stream_source import PositionFile, StreamBatch, StreamEventSource
-from runtime.aws import AwsClients
+from tests.support.aws import aws_clients
 
 
 def publisher_settings(stack: Provisioned) -> PublisherSettings:
@@ -32,7 +32,7 @@ class Outbox:
         batch_size: int = 100,
     ):
         self.function = OrderPublisherFunction(
-            publisher_settings(stack), clients=AwsClients(endpoint_url=publisher_url)
+            publisher_settings(stack), clients=aws_clients(publisher_url)
         )
         self.handler = make_handler(lambda: self.function)
         self.stack = stack
@@ -53,7 +53,7 @@ class Outbox:
         delivered to the publisher."""
 
         async def run() -> int:
-            clients = AwsClients(endpoint_url=self.stream_url)
+            clients = aws_clients(self.stream_url)
             try:
                 source = StreamEventSource(
                     client=await clients.dynamodbstreams(),

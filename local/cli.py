@@ -144,7 +144,19 @@ def parser() -> argparse.ArgumentParser:
         description="Start the AWS emulator (unless AWS_ENDPOINT_URL points elsewhere), "
         "provision the dev resources and serve the Order API like API Gateway. Ctrl-C stops it.",
     )
-    up.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    up.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the API serves on (default 127.0.0.1; 0.0.0.0 for a phone on this "
+        "network); the emulator and the SMTP sink stay on 127.0.0.1",
+    )
+    up.add_argument(
+        "--api-key",
+        type=api_key,
+        default=os.environ.get("ORDERS_API_KEY") or None,
+        help="require this x-api-key on every request, as the deployed stage does "
+        "(default $ORDERS_API_KEY, else none)",
+    )
     up.add_argument("--port", type=port, default=8000, help="API port (default 8000)")
     up.add_argument("--aws-port", type=port, default=4566, help="emulator port (default 4566)")
     up.add_argument("--outbox", type=Path, default=Path("var/outbox"), help="where emails land")
@@ -207,12 +219,21 @@ def parser() -> argparse.ArgumentParser:
             "--env", type=env_name, default="dev", help="resource name prefix (default dev)"
         )
 
+    def api_key_option(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--api-key",
+            type=api_key,
+            default=os.environ.get("ORDERS_API_KEY") or None,
+            help="sent as x-api-key (default $ORDERS_API_KEY): orders up --api-key requires it",
+        )
+
     submit = commands.add_parser(
         "submit",
         help="send sample orders and count how many reach each step",
         description="Send sample orders at a steady rate, then report how many were accepted, emailed and audited.",
     )
     target_options(submit)
+    api_key_option(submit)
     submit.add_argument("--count", type=count, default=10, help="how many orders (default 10)")
     submit.add_argument(
         "--rate", type=positive, default=10.0, help="orders per second (default 10)"
@@ -225,6 +246,7 @@ def parser() -> argparse.ArgumentParser:
     )
     status.add_argument("order_id", type=order_id, metavar="ORDER_ID")
     target_options(status)
+    api_key_option(status)
 
     republish = commands.add_parser(
         "republish",
@@ -326,6 +348,7 @@ async def run_up(args: argparse.Namespace) -> int:
         return 2
     options = StackOptions(
         host=args.host,
+        api_key=args.api_key,
         port=args.port,
         aws_port=args.aws_port,
         outbox=args.outbox,
@@ -395,7 +418,12 @@ async def run_republish(endpoint: str | None, names: ResourceNames, since: datet
 
 
 async def run_operation(args: argparse.Namespace) -> int:
-    target = Target(api=getattr(args, "api", ""), aws=args.aws, names=ResourceNames(args.env))
+    target = Target(
+        api=getattr(args, "api", ""),
+        aws=args.aws,
+        names=ResourceNames(args.env),
+        api_key=getattr(args, "api_key", None),
+    )
     try:
         if args.command == "status":
             return await operations.status(target, args.order_id, sys.stdout)

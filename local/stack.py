@@ -43,9 +43,18 @@ def _seconds_between(start: str, end: str) -> float:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
+LOOPBACK = "127.0.0.1"  # the emulator and the SMTP sink listen here, whatever --host says
+WILDCARDS = ("0.0.0.0", "::", "")  # noqa: S104 - names of "every interface", to tell them apart
+
+
+def is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 @dataclass(frozen=True)
 class StackOptions:
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # where the front (the API) listens: the only door from outside
+    api_key: str | None = None  # required as x-api-key on every request, as the stage can
     port: int = 8000
     aws_port: int = 4566
     outbox: Path = Path("var/outbox")
@@ -80,7 +89,13 @@ class LocalStack:
 
     @property
     def api_url(self) -> str:
-        return f"http://{self.options.host}:{self.options.port}"
+        """Where this machine reaches the API (loopback when it listens on every interface)."""
+        host = self.options.host
+        return f"http://{LOOPBACK if host in WILDCARDS else host}:{self.options.port}"
+
+    @property
+    def _api_headers(self) -> dict[str, str]:
+        return {"x-api-key": self.options.api_key} if self.options.api_key else {}
 
     def say(self, line: str) -> None:
         print(line, file=self.console, flush=True)
@@ -95,7 +110,9 @@ class LocalStack:
             os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
             os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
             os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-            self._moto = MotoProcess(opts.host, opts.aws_port, opts.log_dir / "emulator.log")
+            # Loopback only: the emulator answers anyone with no credentials (every table,
+            # queue and message, and moto's /moto-api/reset).
+            self._moto = MotoProcess(LOOPBACK, opts.aws_port, opts.log_dir / "emulator.log")
             await asyncio.to_thread(self._moto.start)
             self.endpoint_url = self._moto.url
         clients = AwsClients(endpoint_url=self.endpoint_url, config=PROVISIONING_CONFIG)
@@ -126,6 +143,7 @@ class LocalStack:
             function_timeout=ORDER_API.timeout_seconds,
             max_wait=opts.max_wait,
             access_log=AccessLog(opts.log_dir / ACCESS_LOG_FILE),
+            api_key=opts.api_key,
         )
         await self._front.warm(proxy_event("GET", f"/order/{WARM_UP_ORDER_ID}"))
         await self._front.start(opts.host, opts.port)
@@ -133,7 +151,7 @@ class LocalStack:
             FleetConfig(
                 endpoint_url=self._moto.background_url if self._moto else self.endpoint_url,
                 provisioned=self.provisioned,
-                host=opts.host,
+                host=LOOPBACK,  # the SMTP sink: the emails are customers' data
                 outbox=opts.outbox,
                 stream_position=opts.stream_position,
                 smtp_port=opts.smtp_port,
@@ -148,6 +166,16 @@ class LocalStack:
             )
         )
         mail = await asyncio.to_thread(self._consumers.start, self.say)
+        if not is_loopback(opts.host):
+            guard = (
+                "every request needs its x-api-key"
+                if opts.api_key
+                else "anyone there can send and read orders (--api-key KEY requires x-api-key)"
+            )
+            self.say(
+                f"exposed: the API listens on {opts.host or '*'}:{opts.port}, reachable from "
+                f"other machines; {guard}. The emulator and the SMTP sink stay on {LOOPBACK}."
+            )
         self.say(f"ready: api={self.api_url} aws={self.endpoint_url} {mail}")
 
     async def demo(self) -> bool:
@@ -157,7 +185,9 @@ class LocalStack:
         body = DEMO_ORDER.read_text(encoding="utf-8")
         async with aiohttp.ClientSession() as http:
             async with http.post(
-                f"{self.api_url}/order", data=body, headers={"Content-Type": "application/json"}
+                f"{self.api_url}/order",
+                data=body,
+                headers={"Content-Type": "application/json", **self._api_headers},
             ) as response:
                 accepted: dict[str, Any] = await response.json()
                 if response.status != 200:
@@ -165,7 +195,9 @@ class LocalStack:
                     return False
             order_id = accepted["orderId"]
             self.say(f"demo: submitted   order {order_id}")
-            async with http.get(f"{self.api_url}/order/{order_id}") as response:
+            async with http.get(
+                f"{self.api_url}/order/{order_id}", headers=self._api_headers
+            ) as response:
                 stored = response.status == 200
             self.say(f"demo: stored      {'yes' if stored else 'NO'} (GET /order/{order_id})")
         topic = self.provisioned.topic_arn.rsplit(":", 1)[-1]

@@ -24,6 +24,11 @@ class Target:
     api: str
     aws: str
     names: ResourceNames
+    api_key: str | None = None  # sent as x-api-key when the API requires one
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"x-api-key": self.api_key} if self.api_key else {}
 
 
 class Steps:
@@ -67,7 +72,7 @@ class Steps:
 
 async def status(target: Target, order_id: str, out: TextIO) -> int:
     async with (
-        aiohttp.ClientSession() as http,
+        aiohttp.ClientSession(headers=target.headers) as http,
         http.get(f"{target.api}/order/{order_id}") as response,
     ):
         body = await response.json(content_type=None)
@@ -136,7 +141,7 @@ async def submit(target: Target, count: int, rate: float, out: TextIO, within: f
     accepted: list[str] = []
     started = time.monotonic()
     with StepProgress("submitting", count, out) as progress:
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(headers=target.headers) as http:
 
             async def one(n: int) -> None:
                 body = template | {"customerId": f"CUST-LOAD-{n}"}

@@ -16,6 +16,7 @@ answer, never a 30 s timeout.
 """
 
 import asyncio
+import hmac
 import json
 import logging
 import time
@@ -86,6 +87,7 @@ class ApiGatewayFront:
         function_timeout: float = 30.0,
         max_wait: float = 0.1,
         access_log: AccessLog | None = None,
+        api_key: str | None = None,
     ):
         self._idle: asyncio.Queue[Invoke] = asyncio.Queue()
         for container in containers:
@@ -94,6 +96,7 @@ class ApiGatewayFront:
         self._timeout = function_timeout
         self._max_wait = max_wait
         self._access_log = access_log
+        self._api_key = api_key.encode() if api_key else None
         self._runner: web.AppRunner | None = None
 
     async def _container(self) -> Invoke:
@@ -142,6 +145,11 @@ class ApiGatewayFront:
         return answer.response
 
     async def _answer(self, request: web.Request) -> "Answer":
+        if self._api_key is not None and not hmac.compare_digest(
+            request.headers.get("x-api-key", "").encode(), self._api_key
+        ):
+            # API Gateway's answer to a missing or wrong key on a method that requires one.
+            return _refused(403, "Forbidden", "ForbiddenException")
         if not self._bucket.take():
             return _refused(429, "Too Many Requests", STAGE_THROTTLED)
         if request.content_length is not None and request.content_length > PAYLOAD_LIMIT_BYTES:

@@ -1,5 +1,6 @@
 """``orders up`` as a user runs it: a real process, real HTTP, a real emulator process."""
 
+import contextlib
 import json
 import os
 import signal
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
+import psutil
 import pytest
 import requests
 
@@ -313,3 +316,57 @@ def test_a_bad_function_setting_stops_orders_up_naming_it(
     assert result.returncode == 1
     assert f"{variable} is invalid" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def listening(pid: int) -> set[tuple[str, int]]:
+    """Every (address, port) the process and its descendants listen on."""
+    found = set()
+    for process in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            for connection in process.net_connections(kind="inet"):
+                if connection.status == psutil.CONN_LISTEN:
+                    found.add((connection.laddr.ip, connection.laddr.port))
+    return found
+
+
+def test_by_default_nothing_listens_beyond_loopback(stack: RunningStack) -> None:
+    sockets = listening(stack.process.pid)
+    assert sockets, "orders up listens somewhere"
+    assert {address for address, _ in sockets} == {"127.0.0.1"}, sockets
+    assert not [line for line in stack.lines if line.startswith("exposed:")]
+
+
+def test_on_every_interface_only_the_api_is_reachable_and_it_can_require_a_key(
+    tmp_path: Path,
+) -> None:
+    """A phone on the network reaches the API; the emulator (every table, queue and message,
+    moto's reset) and the SMTP sink (every email) stay on loopback. With a key required, a
+    request without it is API Gateway's 403 and writes nothing."""
+    key = "local-test-key-0123456789"
+    exposed = start_stack(tmp_path, "--host", "0.0.0.0", "--api-key", key)  # noqa: S104
+    try:
+        api_port = int(exposed.api.rsplit(":", 1)[1])
+        sockets = listening(exposed.process.pid)
+        assert {(address, port) for address, port in sockets if address != "127.0.0.1"} == {
+            ("0.0.0.0", api_port)  # noqa: S104
+        }, sockets
+        [said] = [line for line in exposed.lines if line.startswith("exposed:")]
+        assert f"0.0.0.0:{api_port}" in said
+        assert "x-api-key" in said
+        refused = post(exposed, sample_text("order_request.spec_example.json"))
+        wrong = post(
+            exposed, sample_text("order_request.spec_example.json"), **{"x-api-key": "x" * 24}
+        )
+        accepted = post(
+            exposed, sample_text("order_request.spec_example.json"), **{"x-api-key": key}
+        )
+        orders = boto3.client("dynamodb", endpoint_url=exposed.aws, region_name="us-east-1")
+        stored = orders.scan(TableName="dev-Orders", Select="COUNT")["Count"]
+    finally:
+        code, output = stop_stack(exposed)
+    assert (refused.status_code, refused.json()) == (403, {"message": "Forbidden"})
+    assert refused.headers["x-amzn-ErrorType"] == "ForbiddenException"
+    assert wrong.status_code == 403
+    assert accepted.status_code == 200, accepted.text
+    assert stored == 1  # the refused requests wrote nothing
+    assert code == 0, output

@@ -205,3 +205,26 @@ async def test_every_answer_gets_an_access_log_line_in_the_stages_format(
     assert lines[0]["responseLength"] == str(len('{"orderId": "x"}'))
     assert lines[2]["integrationLatency"] == "-"  # refused before any integration
     assert len({line["requestId"] for line in lines}) == 3
+
+
+async def test_with_a_key_required_a_request_without_it_is_403_and_never_invoked(
+    http: aiohttp.ClientSession,
+) -> None:
+    invoked: list[dict[str, Any]] = []
+
+    async def recording(event: dict[str, Any], context: LocalLambdaContext) -> dict[str, Any]:
+        invoked.append(event)
+        return {"statusCode": 200, "headers": {}, "body": "{}"}
+
+    key = "k" * 20
+    front = ApiGatewayFront([recording], TokenBucket(rate=100, burst=100), api_key=key)
+    url = await serve(front)
+    try:
+        answers = []
+        for headers in ({}, {"x-api-key": "k" * 19}, {"X-Api-Key": key}):
+            async with http.get(f"{url}/order/abc", headers=headers) as response:
+                answers.append((response.status, await response.text()))
+    finally:
+        await front.stop()
+    assert answers == [(403, '{"message": "Forbidden"}')] * 2 + [(200, "{}")]
+    assert len(invoked) == 1

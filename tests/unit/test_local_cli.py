@@ -44,6 +44,9 @@ from local.gateway.throttle import TokenBucket
         (["load", "steady", "--host", "ftp://x"], "is not an http(s) URL"),
         (["load", "steady", "--env", "../../etc"], "is not an environment name"),
         (["load", "steady", "--throttle", "many"], "is not a number"),
+        (["up", "--api-key", "short"], "20-128 printable ASCII characters"),
+        (["up", "--api-key", "with a space in the key ok"], "without spaces"),
+        (["submit", "--api-key", "k\nX-Injected: 1" + "k" * 20], "without spaces"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(

@@ -62,6 +62,18 @@ def batch_size(text: str) -> int:
     return value
 
 
+def at_most(high: int, what: str) -> Callable[[str], int]:
+    """An argument type: a whole number from 1 to ``high``, refused naming what it counts."""
+
+    def parse(text: str) -> int:
+        value = count(text)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"{value} is more than {high} {what}")
+        return value
+
+    return parse
+
+
 def seconds(high: float) -> Callable[[str], float]:
     """An argument type: a number of seconds from 0 to ``high``."""
 
@@ -164,7 +176,7 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--burst", type=int, default=200, help="stage throttling burst")
     up.add_argument(
         "--containers",
-        type=batch_size,
+        type=at_most(10, "Order API containers (this machine's cores are the real limit)"),
         default=4,
         help="Order API containers, i.e. its concurrency (1-10, default 4)",
     )
@@ -200,7 +212,7 @@ def parser() -> argparse.ArgumentParser:
 
     up.add_argument(
         "--pollers",
-        type=batch_size,
+        type=at_most(10, "batches in flight per queue"),
         default=2,
         help="batches in flight per queue (1-10, default 2)",
     )

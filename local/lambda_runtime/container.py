@@ -189,6 +189,14 @@ class ContainerTemplate:
             raise FunctionFailed(self._start_error(first))
         return reader, writer, int(first.split()[1])
 
+    def log(self, line: str) -> None:
+        """A line in the function's log, as Lambda writes one when an invocation times out or
+        its runtime dies (the container cannot: it is gone)."""
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        with (self._log_dir / "functions.log").open("a", encoding="utf-8") as log:
+            log.write(f"{stamp}Z {line}\n")
+
     async def _kill(self) -> None:
         if self._process is not None and self._process.returncode is None:
             self._process.kill()
@@ -272,14 +280,21 @@ class LambdaContainer:
             line = await asyncio.wait_for(reader.readline(), timeout=self.timeout + 1)
         except TimeoutError:
             await self._kill()
+            self.template.log(
+                f"{context.aws_request_id} Task timed out after {self.timeout:.2f} seconds"
+            )
             raise FunctionFailed(
                 f"{self.function_name}: timed out after {self.timeout:g} s"
             ) from None
         except (ConnectionError, OSError) as exc:
             await self._kill()
+            self.template.log(f"RequestId: {context.aws_request_id} Error: Runtime exited ({exc})")
             raise FunctionFailed(f"{self.function_name}: its container is gone ({exc})") from None
         if not line:
             await self._kill()
+            self.template.log(
+                f"RequestId: {context.aws_request_id} Error: Runtime exited without an answer"
+            )
             raise FunctionFailed(f"{self.function_name}: its container ended mid-invocation")
         answer: dict[str, Any] = json.loads(line)
         if "error" in answer:
@@ -413,7 +428,19 @@ def _serve(
             try:
                 answer: dict[str, Any] = {"result": handler(request["event"], context)}
             except Exception as exc:  # Lambda reports a raising handler as a function error
-                traceback.print_exc()
+                # and logs it in the function's log, as one line here (one log event there)
+                print(
+                    json.dumps(
+                        {
+                            "level": "ERROR",
+                            "requestId": request["requestId"],
+                            "errorType": type(exc).__name__,
+                            "errorMessage": str(exc),
+                            "stackTrace": traceback.format_exception(exc),
+                        }
+                    ),
+                    flush=True,
+                )
                 answer = {"error": f"{type(exc).__name__}: {exc}"}
         answers.write(json.dumps(answer).encode() + b"\n")
         answers.flush()

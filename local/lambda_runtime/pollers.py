@@ -9,17 +9,21 @@ already in a function are allowed to finish.
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from local.lambda_runtime.event_source import BatchOutcome, SqsEventSource
 
 
 @dataclass
 class PollerStats:
+    """Counts only, and the last error: a poller runs for days, nothing here grows."""
+
     batches: int = 0
     records: int = 0
-    failed: int = 0
-    errors: list[str] = field(default_factory=list)
+    failed: int = 0  # records left on the queue (reported by the function, or a failed batch)
+    failed_invocations: int = 0  # the function raised, timed out or died: the whole batch
+    receive_errors: int = 0
+    last_error: str | None = None
 
 
 class QueuePoller:
@@ -61,10 +65,8 @@ class QueuePoller:
             try:
                 messages = receive.result()
             except Exception as exc:  # the emulator went away, a network blip: try again shortly
-                error = f"{type(exc).__name__}: {exc}"
-                self.stats.errors.append(error)
-                if self._on_error is not None:
-                    self._on_error(error)
+                self.stats.receive_errors += 1
+                self._report(f"{type(exc).__name__}: {exc}")
                 await asyncio.sleep(1.0)
                 continue
             if messages:
@@ -72,8 +74,20 @@ class QueuePoller:
                 self.stats.batches += 1
                 self.stats.records += outcome.received
                 self.stats.failed += len(outcome.failed)
+                if outcome.error is not None:
+                    self.stats.failed_invocations += 1
+                    self._report(
+                        f"invocation {self.stats.failed_invocations} failed, its "
+                        f"{outcome.received} messages come back after the visibility timeout: "
+                        f"{outcome.error}"
+                    )
                 if self._on_batch is not None:
                     self._on_batch(outcome)
+
+    def _report(self, error: str) -> None:
+        self.stats.last_error = error
+        if self._on_error is not None:
+            self._on_error(error)
 
     async def stop(self) -> None:
         self._stopping.set()

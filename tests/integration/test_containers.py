@@ -1,6 +1,7 @@
 """Lambda containers of the local stack started together (``local.lambda_runtime.container``)."""
 
 import asyncio
+import json
 import os
 from pathlib import Path
 
@@ -71,3 +72,44 @@ async def test_containers_started_together_answer_each_in_a_process_of_its_own(
     finally:
         await asyncio.gather(*(container.stop() for container in containers))
         await echo.stop()
+
+
+async def test_a_raising_handler_and_a_timeout_are_written_in_the_functions_log(
+    tmp_path: Path,
+) -> None:
+    """As Lambda logs them: the handler's error as one event (here one JSON line), and a
+    timeout by the platform, since the container is killed."""
+    source = (
+        "import time\n"
+        "def handler(event, context):\n"
+        "    if event.get('sleep'):\n"
+        "        time.sleep(event['sleep'])\n"
+        "    raise ValueError('boom')\n"
+    )
+    (tmp_path / "failing_entry.py").write_text(source)
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join((str(tmp_path), str(ROOT)))}
+    failing = ContainerTemplate(
+        "failing_entry:handler", "failing_entry", 1.0, environment, tmp_path / "logs"
+    )
+    container = LambdaContainer(failing)
+    try:
+        with pytest.raises(FunctionFailed, match="ValueError: boom"):
+            await container.invoke(
+                {}, LocalLambdaContext("failing_entry", 1.0, aws_request_id="r1")
+            )
+        with pytest.raises(FunctionFailed, match="timed out after 1 s"):
+            await container.invoke(
+                {"sleep": 30}, LocalLambdaContext("failing_entry", 1.0, aws_request_id="r2")
+            )
+    finally:
+        await container.stop()
+        await failing.stop()
+    lines = (tmp_path / "logs" / "functions.log").read_text().splitlines()
+    [error] = [json.loads(line) for line in lines if line.startswith('{"level": "ERROR"')]
+    assert (error["requestId"], error["errorType"], error["errorMessage"]) == (
+        "r1",
+        "ValueError",
+        "boom",
+    )
+    assert "raise ValueError('boom')" in "".join(error["stackTrace"])
+    assert any(line.endswith("r2 Task timed out after 1.00 seconds") for line in lines), lines

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from local.aws.provision import Provisioned
-from local.lambda_runtime.container import in_thread
+from local.lambda_runtime.container import FunctionFailed, in_thread
 from local.lambda_runtime.event_source import SqsEventSource
 from local.lambda_runtime.pollers import QueuePoller
 from runtime.aws import AwsClients, long_poll_config
@@ -157,3 +157,46 @@ def test_a_batching_window_ends_with_at_most_one_empty_receive(
     # One long poll for the window's rest (4 s, whole seconds), empty; then only the poller's
     # own next long polls (2 s each), none in between.
     assert sum(1 for wait, got in window if wait != 2 and not got) == 1, receives
+
+
+def test_a_failed_invocation_is_counted_and_said_and_its_messages_stay(
+    stack: Provisioned, moto: MotoServer, boto: Boto
+) -> None:
+    """The whole batch fails (the function raised): said through on_error, counted, and the
+    messages stay on the queue for the next receive after their visibility timeout."""
+    said: list[str] = []
+
+    async def failing(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        raise FunctionFailed("probe: RuntimeError: boom")
+
+    async def run() -> QueuePoller:
+        clients = AwsClients(endpoint_url=moto.url, config=long_poll_config(1))
+        try:
+            source = SqsEventSource(
+                await clients.sqs(), stack.audit.url, stack.audit.arn, failing, "probe", 30.0
+            )
+            failed = asyncio.Event()
+
+            def on_error(error: str) -> None:
+                said.append(error)
+                failed.set()
+
+            poller = QueuePoller(source, concurrency=1, wait_seconds=1, on_error=on_error)
+            poller.start()
+            await asyncio.wait_for(failed.wait(), 30)
+            await poller.stop()
+            return poller
+        finally:
+            await clients.close()
+
+    boto.client("sqs").send_message(QueueUrl=stack.audit.url, MessageBody="doomed")
+    poller = asyncio.run(run())
+    assert poller.stats.failed_invocations == 1
+    assert poller.stats.failed == 1
+    assert said[0].startswith("invocation 1 failed, its 1 messages come back")
+    assert said[0].endswith("FunctionFailed: probe: RuntimeError: boom")
+    assert poller.stats.last_error == said[-1]
+    attributes = boto.client("sqs").get_queue_attributes(
+        QueueUrl=stack.audit.url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"  # not deleted

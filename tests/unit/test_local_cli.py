@@ -34,6 +34,8 @@ from local.gateway.throttle import TokenBucket
         (["dlq", "purge"], "invalid choice"),
         (["dlq", "list", "--queue", "billing"], "invalid choice"),
         (["up", "--containers", "0"], "out of range"),
+        (["up", "--containers", "12"], "12 is more than 10 Order API containers"),
+        (["up", "--pollers", "11"], "11 is more than 10 batches in flight per queue"),
         (["up", "--max-wait", "6"], "out of range (0-5 seconds)"),
         (["up", "--max-wait", "soon"], "is not a number of seconds"),
         (["load"], "SCENARIO"),

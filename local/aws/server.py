@@ -71,6 +71,7 @@ from local.aws import (
     name_cache,
     random_ids,
     response_keys,
+    retention,
     sqs_indexes,
     stream_iterators,
 )
@@ -427,6 +428,7 @@ async def _serve(host: str, port: int) -> None:
     turns = Turns()
     sqs_indexes.install(while_waiting=turns.suspended)
     stream_iterators.install()
+    retention.install()
     install_per_request_fixes()
     server = EmulatorServer(RoutedOnce(), turns, host, port)
     await server.start()

@@ -1,6 +1,7 @@
 """The confirmation email's rendering (``consumers.email.rendering``): pure, no SMTP."""
 
 from email import policy
+from email.message import EmailMessage
 
 import pytest
 from hypothesis import given, settings
@@ -17,9 +18,10 @@ def order(**changes: object) -> OrderCreated:
     return OrderCreated.model_validate({**sample("order_created.v1.valid.json"), **changes})
 
 
-def as_bytes(message: rendering.EmailMessage) -> bytes:
+def as_bytes(message: EmailMessage) -> bytes:
     message.set_boundary("boundary")  # the only part drawn at random
-    return message.as_bytes(policy=policy.default.clone(linesep="\r\n"))
+    raw: bytes = message.as_bytes(policy=policy.default.clone(linesep="\r\n"))
+    return raw
 
 
 @settings(max_examples=60, deadline=None)

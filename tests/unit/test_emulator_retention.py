@@ -41,19 +41,19 @@ def test_the_pipelines_models_are_not_tracked_and_the_others_still_are(installed
     Item(DynamoType({"S": "k"}), None, {"k": {"S": "k"}})
     assert len(Item.instances_tracked) == items_before  # type: ignore[attr-defined]
     buckets_before = len(FakeBucket.instances_tracked)  # type: ignore[attr-defined]
-    bucket = FakeBucket("failures", "123456789012", "us-east-1")
+    bucket = FakeBucket("failures", "123456789012", "us-east-1")  # type: ignore[abstract]
     assert FakeBucket.instances_tracked[buckets_before:] == [bucket]  # type: ignore[attr-defined]
 
 
 def test_a_topic_remembers_its_last_publishes_and_a_queue_its_last_deletes(
     installed: None,
 ) -> None:
-    topic = Topic("t", sns_backends["123456789012"]["us-east-1"])
+    topic = Topic("t", sns_backends["123456789012"]["us-east-1"])  # type: ignore[abstract]
     for n in range(retention.SENT_KEPT + 5):
         topic.sent_notifications.append((str(n), "m", None, None, None))
     assert len(topic.sent_notifications) == retention.SENT_KEPT
     assert topic.sent_notifications[0][0] == "5"
-    queue = Queue("q", "us-east-1", "123456789012")
+    queue = Queue("q", "us-east-1", "123456789012")  # type: ignore[abstract]
     assert isinstance(queue.deleted_messages, RecentHandles)
 
 
@@ -63,4 +63,5 @@ def test_uninstalled_moto_is_moto_again() -> None:
     before = len(Item.instances_tracked)  # type: ignore[attr-defined]
     Item(DynamoType({"S": "k"}), None, {"k": {"S": "k"}})
     assert len(Item.instances_tracked) == before + 1  # type: ignore[attr-defined]
-    assert isinstance(Queue("q2", "us-east-1", "123456789012").deleted_messages, set)
+    queue = Queue("q2", "us-east-1", "123456789012")  # type: ignore[abstract]
+    assert isinstance(queue.deleted_messages, set)

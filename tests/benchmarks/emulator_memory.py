@@ -1,0 +1,181 @@
+"""What the emulator keeps per order beyond the data, measured with tracemalloc.
+
+The emulator (``local.aws.server``'s server and fixes) runs in this process, on a thread, and
+is driven over HTTP with the calls an order causes in the pipeline (the emulator's own count,
+``orders load``'s "AWS calls per order"): the Orders item, the publish (ten to a
+``PublishBatch``), a receive and a batch delete on each queue per ten orders, the email
+ledger's two writes and the audit record. After a warm-up, the traced memory is read before
+``--orders`` orders, after them, and after every table item and queued message is deleted
+again: what remains then is what the emulator retains that is not data.
+
+    python -m tests.benchmarks.emulator_memory [--orders 500] [--moto-retention]
+
+``--moto-retention`` leaves moto's own retention (``local.aws.retention`` not installed), for
+the figure before.
+"""
+
+import argparse
+import asyncio
+import gc
+import json
+import threading
+import time
+import tracemalloc
+import uuid
+from typing import Any
+
+import boto3
+
+from contracts.sample_data import sample
+from local.aws import retention, sqs_indexes, stream_iterators
+from local.aws.server import EmulatorServer, RoutedOnce, install_per_request_fixes
+from local.aws.turns import Turns
+from tests.support.aws import new_stack
+from tests.support.moto_server import free_port, use_local_credentials
+
+
+def start_emulator(moto_retention: bool) -> str:
+    turns = Turns()
+    sqs_indexes.install(while_waiting=turns.suspended)
+    stream_iterators.install()
+    if not moto_retention:
+        retention.install()
+    install_per_request_fixes()
+    port = free_port()
+    started = threading.Event()
+
+    def serve() -> None:
+        async def run() -> None:
+            server = EmulatorServer(RoutedOnce(), turns, "127.0.0.1", port)
+            await server.start()
+            started.set()
+            await asyncio.Event().wait()
+
+        asyncio.run(run())
+
+    threading.Thread(target=serve, name="emulator", daemon=True).start()
+    if not started.wait(30):
+        raise RuntimeError("the emulator did not start")
+    return f"http://127.0.0.1:{port}"
+
+
+class Pipeline:
+    """The calls of one order, as the functions make them."""
+
+    def __init__(self, url: str):
+        self.stack = new_stack(url)
+        names = self.stack.names
+        client = {"endpoint_url": url, "region_name": "us-east-1"}
+        self.dynamodb = boto3.client("dynamodb", **client)
+        self.sns = boto3.client("sns", **client)
+        self.sqs = boto3.client("sqs", **client)
+        self.orders, self.audit, self.ledger = (
+            names.orders_table,
+            names.audit_table,
+            names.idempotency_table,
+        )
+        self.event = json.dumps(sample("order_created.v1.valid.json"))
+
+    def orders_placed(self, count: int) -> None:
+        for first in range(0, count, 10):
+            batch = [str(uuid.uuid4()) for _ in range(min(10, count - first))]
+            for order_id in batch:
+                self.dynamodb.put_item(
+                    TableName=self.orders,
+                    Item={"OrderId": {"S": order_id}, "Body": {"S": self.event}},
+                    ConditionExpression="attribute_not_exists(OrderId)",
+                )
+            self.sns.publish_batch(
+                TopicArn=self.stack.topic_arn,
+                PublishBatchRequestEntries=[
+                    {"Id": str(n), "Message": self.event} for n in range(len(batch))
+                ],
+            )
+            for queue in (self.stack.email.url, self.stack.audit.url):
+                got = self.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+                messages = got.get("Messages", [])
+                if messages:
+                    self.sqs.delete_message_batch(
+                        QueueUrl=queue,
+                        Entries=[
+                            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
+                            for n, m in enumerate(messages)
+                        ],
+                    )
+            for order_id in batch:
+                key = {"IdempotencyKey": {"S": f"email#{order_id}"}}
+                claim = {**key, "Status": {"S": "SENDING"}, "ExpiresAt": {"N": "1999999999"}}
+                self.dynamodb.put_item(TableName=self.ledger, Item=claim)
+                self.dynamodb.put_item(
+                    TableName=self.ledger, Item={**claim, "Status": {"S": "SENT"}}
+                )
+                self.dynamodb.put_item(
+                    TableName=self.audit,
+                    Item={
+                        "AuditId": {"S": str(uuid.uuid4())},
+                        "Timestamp": {"S": "2026-11-27T00:00:00.000Z"},
+                        "OrderId": {"S": order_id},
+                        "Event": {"S": self.event},
+                    },
+                )
+
+    def data_deleted(self) -> None:
+        """Every item and every message, gone: what stays is not data."""
+        for table, keys in (
+            (self.orders, ("OrderId",)),
+            (self.ledger, ("IdempotencyKey",)),
+            (self.audit, ("AuditId", "Timestamp")),
+        ):
+            for page in self.dynamodb.get_paginator("scan").paginate(TableName=table):
+                for item in page["Items"]:
+                    self.dynamodb.delete_item(
+                        TableName=table, Key={name: item[name] for name in keys}
+                    )
+        for queue in (self.stack.email.url, self.stack.audit.url):
+            while messages := self.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get(
+                "Messages", []
+            ):
+                self.sqs.delete_message_batch(
+                    QueueUrl=queue,
+                    Entries=[
+                        {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
+                        for n, m in enumerate(messages)
+                    ],
+                )
+
+
+def traced() -> int:
+    gc.collect()
+    time.sleep(0.2)  # the server thread finishes the answer it is writing
+    gc.collect()
+    return tracemalloc.get_traced_memory()[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=500)
+    parser.add_argument("--moto-retention", action="store_true")
+    args = parser.parse_args(argv)
+    use_local_credentials()
+    tracemalloc.start()
+    url = start_emulator(args.moto_retention)
+    pipeline = Pipeline(url)
+    pipeline.orders_placed(50)  # warm-up: every code path and cache once
+    pipeline.data_deleted()
+    base = traced()
+    pipeline.orders_placed(args.orders)
+    loaded = traced()
+    pipeline.data_deleted()
+    emptied = traced()
+    result: dict[str, Any] = {
+        "retention": "moto's" if args.moto_retention else "bounded (local.aws.retention)",
+        "orders": args.orders,
+        "bytes_per_order_with_data": round((loaded - base) / args.orders),
+        "bytes_per_order_kept_after_the_data_is_deleted": round((emptied - base) / args.orders),
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -65,6 +65,8 @@ REQUIRED_ASSUMPTIONS = (
     "lambda_reference_loop_ms",
     "lambda_xray_sampling_rate",
     "month_seconds",
+    "sqs_idle_pollers",
+    "sqs_long_poll_seconds",
 )
 
 
@@ -625,6 +627,27 @@ def fixed_monthly(
         count = _count(texts, resource_type)
         if count:
             lines.append(Line("fixed", f"{what}: {count}", count, count * price.usd / price.per))
+    sqs_mappings = len(
+        re.findall(
+            r"Type: AWS::Lambda::EventSourceMapping\n(?:    .*\n)*?      EventSourceArn: "
+            r"!Ref \w*QueueArn",
+            "\n".join(texts),
+        )
+    )
+    if sqs_mappings:
+        a = table.assumptions
+        requests = (
+            sqs_mappings * a["sqs_idle_pollers"] * a["month_seconds"] / a["sqs_long_poll_seconds"]
+        )
+        lines.append(
+            Line(
+                "fixed",
+                f"idle polling: {sqs_mappings} queues' event source mappings, "
+                f"{a['sqs_idle_pollers']:g} long polls each, {requests / MILLION:.2f} M SQS requests",
+                requests,
+                requests * p["sqs_request"].each,
+            )
+        )
     if metrics:
         price = p["custom_metric_month"]
         lines.append(

@@ -406,3 +406,12 @@ def test_a_cold_start_in_prod_is_a_snapstart_restore_and_its_duration(tmp_path: 
     without = _templates_with(tmp_path, ["EnvironmentName=prod", "SnapStart=Disabled"])
     bill = itemize(counts, table, without)
     assert all(line.usd_per_million == 0 and "INIT" in line.note for line in bill.cold_starts)
+
+
+def test_idle_polling_of_the_queues_mappings_is_a_fixed_monthly_line() -> None:
+    bill = itemize(_counts(), PriceTable.load())
+    [idle] = [line for line in bill.monthly if line.what.startswith("idle polling")]
+    # two SQS mappings in cfn/functions.yaml (the stream's polling is free), 5 long polls each,
+    # a request every 20 s for a 30-day month
+    assert idle.units_per_order == 2 * 5 * 2_592_000 / 20
+    assert idle.usd_per_million == pytest.approx(idle.units_per_order * 0.40 / 1_000_000)

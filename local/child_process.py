@@ -125,8 +125,7 @@ class ChildProcess:
             return ""
         self._log.flush()
         self._log.seek(self._log_start)
-        lines = self._log.read().decode("utf-8", "replace").strip().splitlines()
-        return lines[-1] if lines else "(nothing on stderr)"
+        return last_words(self._log.read().decode("utf-8", "replace"))
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, then SIGKILL if it has not exited within ``timeout``."""
@@ -143,3 +142,21 @@ class ChildProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def last_words(log: str) -> str:
+    """The last line a child wrote, leaving out what Python prints as it exits about objects it
+    collects ("Exception ignored in: ..." and that exception's traceback): such a line once
+    stood in for the error that named a bad setting."""
+    kept: list[str] = []
+    ignored = False
+    for line in log.strip().splitlines():
+        if line.startswith("Exception ignored in"):
+            ignored = True
+        elif ignored and (line.startswith(("Traceback", " ", "\t")) or not line.strip()):
+            continue
+        elif ignored:
+            ignored = False  # that exception's own line ends its block
+        else:
+            kept.append(line)
+    return kept[-1] if kept else "(nothing on stderr)"

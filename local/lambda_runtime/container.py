@@ -547,7 +547,9 @@ def main(argv: list[str] | None = None) -> int:
         Path(log_file).with_name(INVOCATIONS_FILE),
     )
     answers.write(READY)
-    answers.flush()
+    # Closed now, so that no container forked later holds the pipe open: orders up's end of it
+    # would stay open until the last container ended (one outlived orders up's event loop).
+    answers.close()
     with contextlib.suppress(KeyboardInterrupt):
         _fork_containers(template)
     return 0

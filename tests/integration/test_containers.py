@@ -113,3 +113,24 @@ async def test_a_raising_handler_and_a_timeout_are_written_in_the_functions_log(
     )
     assert "raise ValueError('boom')" in "".join(error["stackTrace"])
     assert any(line.endswith("r2 Task timed out after 1.00 seconds") for line in lines), lines
+
+
+async def test_a_templates_answer_pipe_ends_after_ready_though_its_containers_live_on(
+    tmp_path: Path,
+) -> None:
+    """A forked container does not hold the template's answer pipe: orders up's end of it
+    closes at once, not when the last container ends (one outlived orders up's loop and its
+    clean-up printed "Event loop is closed" over the error it was stopping for)."""
+    echo = template(tmp_path, "pipe_entry", "def handler(event, context):\n    return {}\n")
+    container = LambdaContainer(echo)
+    try:
+        await container.start()
+        process = echo._process  # what orders up holds of the template
+        assert process is not None
+        assert process.stdout is not None
+        assert await asyncio.wait_for(process.stdout.read(), 30) == b""  # EOF after READY
+        answer = await container.invoke({}, LocalLambdaContext("pipe_entry", 3.0))
+        assert answer == {}  # the container lives on
+    finally:
+        await container.stop()
+        await echo.stop()

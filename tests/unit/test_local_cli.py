@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from local.child_process import last_words
 from local.cli import parser
 from local.commands.progress import StepProgress
 from local.gateway.throttle import TokenBucket
@@ -190,3 +191,20 @@ def test_progress_on_a_terminal_is_a_live_bar() -> None:
     assert "submitting" in shown
     assert "3/3" in shown
     assert "\x1b[" in shown  # drawn with terminal control sequences, not printed lines
+
+
+def test_a_childs_last_words_leave_out_what_python_prints_as_it_exits() -> None:
+    """As the consumers' log ended once: their error, then a transport collected at exit."""
+    log = (
+        "consumers: email-consumer: ConfigError: invalid configuration: EMAIL_FROM is invalid\n"
+        "Exception ignored in: <function BaseSubprocessTransport.__del__ at 0x7f50db9e4f40>\n"
+        "Traceback (most recent call last):\n"
+        '  File "/usr/lib/python3.11/asyncio/base_subprocess.py", line 126, in __del__\n'
+        "    self.close()\n"
+        "RuntimeError: Event loop is closed\n"
+    )
+    assert last_words(log) == (
+        "consumers: email-consumer: ConfigError: invalid configuration: EMAIL_FROM is invalid"
+    )
+    assert last_words("starting\nValueError: boom\n") == "ValueError: boom"
+    assert last_words("") == "(nothing on stderr)"

@@ -74,6 +74,7 @@ from local.aws import (
     retention,
     sqs_indexes,
     stream_iterators,
+    ttl_expiry,
 )
 from local.aws.turns import AGE_SECONDS, Turns
 from local.aws.usage_meter import UsageMeter
@@ -436,7 +437,7 @@ async def _serve(host: str, port: int) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _exit_now)
     announce_ready(server.urls)
-    await _freeze_survivors()
+    await asyncio.gather(_freeze_survivors(), ttl_expiry.run(turns))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -255,19 +255,22 @@ class UsageMeter:
         new = None
         if status < 300:
             new = request["Item"] if action == "PutItem" else self._stored(table, key)
-        usage.write_units += write_units(max(item_size(old), item_size(new)))
+        # Each size once: the meter runs on every write the emulator serves.
+        old_size, new_size = _size_of(old), _size_of(new)
+        usage.write_units += write_units(max(old_size or 0, new_size or 0))
         if status >= 300:
             return  # a failed condition wrote nothing: no index changed
-        usage.stored_bytes += stored_size(new) - stored_size(old)
+        usage.stored_bytes += _stored(new_size) - _stored(old_size)
         for index in table.global_indexes:
-            copies = [
-                _projected(index, table, item) if item and _in_index(index, item) else None
+            old_copy, new_copy = (
+                _size_of(_projected(index, table, item))
+                if item and _in_index(index, item)
+                else None
                 for item in (old, new)
-            ]
-            sizes = [item_size(copy) for copy in copies if copy is not None]
-            if sizes:
-                usage.index_write_units += write_units(max(sizes))
-            usage.index_stored_bytes += stored_size(copies[1]) - stored_size(copies[0])
+            )
+            if old_copy is not None or new_copy is not None:
+                usage.index_write_units += write_units(max(old_copy or 0, new_copy or 0))
+            usage.index_stored_bytes += _stored(new_copy) - _stored(old_copy)
 
     def _count_read(self, usage: Usage, action: str, body: bytes, answer: bytes) -> None:
         request, response = _json(body), _json(answer)
@@ -281,7 +284,16 @@ class UsageMeter:
 
 def stored_size(item: Item | None) -> int:
     """What an item (or its copy in an index) adds to the storage DynamoDB bills."""
-    return 0 if item is None else item_size(item) + STORAGE_OVERHEAD_BYTES
+    return _stored(_size_of(item))
+
+
+def _size_of(item: Item | None) -> int | None:
+    """An item's size, None for no item (a size of 0 is an empty item, stored all the same)."""
+    return None if item is None else item_size(item)
+
+
+def _stored(size: int | None) -> int:
+    return 0 if size is None else size + STORAGE_OVERHEAD_BYTES
 
 
 def _in_index(index: Any, item: Item) -> bool:

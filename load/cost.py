@@ -358,7 +358,7 @@ def itemize(counts: RunCounts, table: PriceTable, templates: Path = TEMPLATES) -
             p["logs_ingested_gb"],
             note=f"{counts.access_log_bytes * per_order:.0f} bytes an order",
         )
-    gb_second = p[f"lambda_gb_second_{'arm64' if counts.architecture == 'arm64' else 'x86_64'}"]
+    gb_second = gb_second_price(counts, table)
     for name, run in sorted(counts.functions.items()):
         email = name == EMAIL_FUNCTION
         add("Lambda", f"{name} invocations", run.invocations, p["lambda_request"], email)
@@ -451,8 +451,8 @@ def cold_start_lines(
     from an initialised template, as Lambda restores a snapshot); without, the INIT phase is
     billed as duration, and a fork's start says nothing of it."""
     p = table.prices
-    snapstart = prod_parameter("SnapStart", "Disabled", templates) == "Enabled"
-    gb_second = p[f"lambda_gb_second_{'arm64' if counts.architecture == 'arm64' else 'x86_64'}"]
+    snapstart = prod_snapstart(templates)
+    gb_second = gb_second_price(counts, table)
     lines = []
     for name, run in sorted(counts.functions.items()):
         gb = run.memory_mb / 1024
@@ -551,6 +551,17 @@ def storage_lines(counts: RunCounts, table: PriceTable, templates: Path = TEMPLA
     return lines
 
 
+def gb_second_price(counts: RunCounts, table: PriceTable) -> Price:
+    """Lambda's duration price for the run's architecture."""
+    arm = counts.architecture == "arm64"
+    return table.prices[f"lambda_gb_second_{'arm64' if arm else 'x86_64'}"]
+
+
+def prod_snapstart(templates: Path = TEMPLATES) -> bool:
+    """Whether the prod parameters turn SnapStart on."""
+    return prod_parameter("SnapStart", "Disabled", templates) == "Enabled"
+
+
 def prod_parameter(name: str, default: str, templates: Path = TEMPLATES) -> str:
     """A parameter of the prod environment (``cfn/params/prod.json``: ``Key=Value`` entries)."""
     try:
@@ -601,7 +612,7 @@ def fixed_monthly(
     prod parameters (SnapStart's cache, for each function's published version)."""
     p = table.prices
     lines = []
-    if functions and prod_parameter("SnapStart", "Disabled", templates) == "Enabled":
+    if functions and prod_snapstart(templates):
         cached_gb = sum(run.memory_mb / 1024 for run in functions.values())
         price = p["lambda_snapstart_cache_gb_second"]
         seconds = table.assumptions["month_seconds"]
@@ -704,6 +715,10 @@ def table_lines(bill: Bill, orders: int | None = None) -> list[str]:
     return out
 
 
+def _note_html(line: Line) -> str:
+    return f" ({html.escape(line.note)})" if line.note else ""
+
+
 def table_html(bill: Bill, orders: int | None = None) -> str:
     """The bill as a section of the HTML report."""
     rows = "".join(
@@ -722,12 +737,11 @@ def table_html(bill: Bill, orders: int | None = None) -> str:
     )
     storage = "".join(
         f"<li>{html.escape(line.what)}: {line.units_per_order:.3f} GB, "
-        f"${line.usd_per_million:,.3f} a month{' (' + html.escape(line.note) + ')' if line.note else ''}</li>"
+        f"${line.usd_per_million:,.3f} a month{_note_html(line)}</li>"
         for line in bill.storage
     )
     cold = "".join(
-        f"<li>{html.escape(line.what)}: ${line.usd_per_million:.6f}"
-        f"{' (' + html.escape(line.note) + ')' if line.note else ''}</li>"
+        f"<li>{html.escape(line.what)}: ${line.usd_per_million:.6f}{_note_html(line)}</li>"
         for line in bill.cold_starts
     )
     dominant = bill.dominant(email=False)

@@ -425,12 +425,19 @@ async def _freeze_survivors(every: float = FREEZE_SECONDS) -> None:
         gc.freeze()
 
 
-async def _serve(host: str, port: int) -> None:
-    turns = Turns()
+def install_fixes(turns: Turns, bounded_retention: bool = True) -> None:
+    """Every fix module the emulator runs moto with (``bounded_retention=False`` leaves moto's
+    own retention, for the memory benchmark's figure before)."""
     sqs_indexes.install(while_waiting=turns.suspended)
     stream_iterators.install()
-    retention.install()
+    if bounded_retention:
+        retention.install()
     install_per_request_fixes()
+
+
+async def _serve(host: str, port: int) -> None:
+    turns = Turns()
+    install_fixes(turns)
     server = EmulatorServer(RoutedOnce(), turns, host, port)
     await server.start()
     loop = asyncio.get_running_loop()

@@ -9,6 +9,8 @@ import uuid
 from pathlib import Path
 from typing import IO
 
+from local.gateway.proxy_event import request_time
+
 ACCESS_LOG_FILE = "access.log"
 
 
@@ -37,7 +39,7 @@ class AccessLog:
         record = {
             "requestId": request_id or str(uuid.uuid4()),
             "ip": ip,
-            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
+            "requestTime": request_time(time.time()),
             "httpMethod": method,
             "resourcePath": resource,
             "status": str(status),

@@ -9,6 +9,11 @@ from typing import Any
 ROUTES = ("/order", "/order/{orderId}")
 
 
+def request_time(epoch: float) -> str:
+    """API Gateway's ``$context.requestTime``: CLF format, UTC."""
+    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(epoch))
+
+
 def match_resource(path: str) -> tuple[str | None, dict[str, str] | None]:
     parts = path.strip("/").split("/")
     if parts == ["order"]:
@@ -49,7 +54,7 @@ def proxy_event(
             "resourcePath": resource or path,
             "httpMethod": method.upper(),
             "extendedRequestId": request_id,
-            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "requestTime": request_time(now),
             "path": f"/{stage}{path}",
             "accountId": "123456789012",
             "protocol": "HTTP/1.1",

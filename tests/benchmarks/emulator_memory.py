@@ -27,8 +27,7 @@ from typing import Any
 import boto3
 
 from contracts.sample_data import sample
-from local.aws import retention, sqs_indexes, stream_iterators
-from local.aws.server import EmulatorServer, RoutedOnce, install_per_request_fixes
+from local.aws.server import EmulatorServer, RoutedOnce, install_fixes
 from local.aws.turns import Turns
 from tests.support.aws import new_stack
 from tests.support.moto_server import free_port, use_local_credentials
@@ -36,11 +35,7 @@ from tests.support.moto_server import free_port, use_local_credentials
 
 def start_emulator(moto_retention: bool) -> str:
     turns = Turns()
-    sqs_indexes.install(while_waiting=turns.suspended)
-    stream_iterators.install()
-    if not moto_retention:
-        retention.install()
-    install_per_request_fixes()
+    install_fixes(turns, bounded_retention=not moto_retention)
     port = free_port()
     started = threading.Event()
 

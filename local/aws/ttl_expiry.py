@@ -58,7 +58,7 @@ def sweep(now: float | None = None) -> int:
                 if table.ttl.get("TimeToLiveStatus") != "ENABLED":
                     continue
                 attribute = table.ttl.get("AttributeName")
-                for hash_key, range_key, item in list(_items(table)):
+                for hash_key, range_key, item in _items(table):  # snapshots: deleting is safe
                     if attribute and _expired(item, attribute, now):
                         table.delete_item(hash_key, range_key)
                         deleted += 1

@@ -107,6 +107,11 @@ class ContainerTemplate:
         self._forked = 0
 
     @property
+    def _functions_log(self) -> Path:
+        """The function's log, which its containers write and the template writes for them."""
+        return self._log_dir / "functions.log"
+
+    @property
     def running(self) -> bool:
         """Whether its process is alive (started and not exited)."""
         return self._process is not None and self._process.returncode is None
@@ -124,7 +129,7 @@ class ContainerTemplate:
                 self._entry,
                 self.function_name,
                 str(self.timeout),
-                str(self._log_dir / "functions.log"),
+                str(self._functions_log),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=stderr,
@@ -194,7 +199,7 @@ class ContainerTemplate:
         its runtime dies (the container cannot: it is gone)."""
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
         self._log_dir.mkdir(parents=True, exist_ok=True)
-        with (self._log_dir / "functions.log").open("a", encoding="utf-8") as log:
+        with self._functions_log.open("a", encoding="utf-8") as log:
             log.write(f"{stamp}Z {line}\n")
 
     async def _kill(self) -> None:
@@ -219,9 +224,8 @@ class ContainerTemplate:
 
 async def start_all(containers: "list[LambdaContainer]") -> None:
     """Start the containers together; when one fails, the others' starts are cancelled and
-    awaited before its error is raised, so no template is left half-started behind it (one
-    was, and its transport's clean-up after the loop had closed printed ``Event loop is
-    closed`` over the error that named the bad setting)."""
+    awaited before its error is raised, so the error is the failing function's own and no
+    template is left half-started behind it."""
     try:
         async with asyncio.TaskGroup() as group:
             for container in containers:

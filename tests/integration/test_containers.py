@@ -29,8 +29,7 @@ async def test_when_one_function_fails_to_start_no_other_is_left_half_started(
     tmp_path: Path,
 ) -> None:
     """A failing start cancels its siblings' and waits for them, so the error raised is the
-    failing function's own and nothing it started is left running (a slow sibling left behind
-    once printed ``Event loop is closed`` over the error that named a bad setting)."""
+    failing function's own and nothing it started is left running."""
     slow_started = tmp_path / "slow-started"
     slow = template(
         tmp_path,

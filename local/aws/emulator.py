@@ -18,9 +18,15 @@ class EmulatorError(RuntimeError):
 class MotoProcess:
     """``url`` is the emulator's main endpoint; ``background_url`` reaches the same emulator
     through the port whose requests yield to the main port's (``local.aws.server``), for
-    the consumers."""
+    the consumers. ``module`` is the server run; benchmarks name an older tree's."""
 
-    def __init__(self, host: str, port: int, log_path: Path | None = None):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        log_path: Path | None = None,
+        module: str = "local.aws.server",
+    ):
         self.host = host
         self.port = port
         self.background_url = ""
@@ -29,7 +35,7 @@ class MotoProcess:
             [
                 sys.executable,
                 "-m",
-                "local.aws.server",
+                module,
                 *("--host", host, "--port", str(port)),
                 "--lifeline",
             ],

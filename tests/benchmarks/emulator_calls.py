@@ -175,21 +175,35 @@ async def one_run(pid: int, url: str, calls: int) -> dict[str, float]:
         await clients.close()
 
 
+def server_module(tree: Path) -> str | None:
+    """The emulator's server module in ``tree``: trees from before ``local/`` had
+    sub-packages (97ca05b) run it as ``local.emulator_server``."""
+    for module in ("local.aws.server", "local.emulator_server"):
+        if (tree / (module.replace(".", "/") + ".py")).is_file():
+            return module
+    return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tree", type=Path, default=ROOT, help="checkout the emulator runs from")
     args = parser.parse_args()
-    if not (args.tree / "local" / "aws" / "server.py").is_file():
-        # An older layout would run this tree's emulator under the other tree's name.
-        parser.error(f"{args.tree} has no local/aws/server.py: its emulator cannot run here")
+    args.tree = args.tree.resolve()
+    module = server_module(args.tree)
+    if module is None:
+        # Running this tree's emulator under the other tree's name would measure this one.
+        parser.error(f"{args.tree} has no local/aws/server.py or local/emulator_server.py")
     os.environ["PYTHONPATH"] = str(args.tree.resolve())
+    # ``python -m`` puts its working directory first on the path: run it from the tree, or
+    # this tree's ``local`` would be the one measured.
+    os.chdir(args.tree)
     use_local_credentials()
     loops = [loop_ms()]
     runs: list[dict[str, float]] = []
     for _ in range(args.runs):
-        emulator = MotoProcess("127.0.0.1", free_port())
+        emulator = MotoProcess("127.0.0.1", free_port(), module=module)
         emulator.start()
         try:
             assert emulator.pid is not None

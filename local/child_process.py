@@ -27,7 +27,10 @@ READY = "READY"
 
 
 class ChildFailed(RuntimeError):
-    pass
+    def __init__(self, message: str, returncode: int | None = None, last_words: str = ""):
+        super().__init__(message)
+        self.returncode = returncode
+        self.last_words = last_words
 
 
 def hold_lifeline(grace_seconds: float = 10.0) -> threading.Thread:
@@ -110,9 +113,8 @@ class ChildProcess:
         deadline = time.monotonic() + within
         while not answer:
             if self._process.poll() is not None:
-                raise ChildFailed(
-                    f"{self.name} exited with code {self._process.returncode}: {self._last_words()}"
-                )
+                code, words = self._process.returncode, self._last_words()
+                raise ChildFailed(f"{self.name} exited with code {code}: {words}", code, words)
             if time.monotonic() > deadline:
                 self.stop()
                 raise ChildFailed(f"{self.name} was not ready within {within:.0f} s")

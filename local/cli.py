@@ -74,16 +74,16 @@ def at_most(high: int, what: str) -> Callable[[str], int]:
     return parse
 
 
-def seconds(high: float) -> Callable[[str], float]:
-    """An argument type: a number of seconds from 0 to ``high``."""
+def seconds(high: float, low: float = 0.0) -> Callable[[str], float]:
+    """An argument type: a number of seconds from ``low`` to ``high``."""
 
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-        if not 0 <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is out of range (0-{high:g} seconds)")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range ({low:g}-{high:g} seconds)")
         return value
 
     return parse
@@ -172,6 +172,25 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=port, default=8000, help="API port (default 8000)")
     up.add_argument("--aws-port", type=port, default=4566, help="emulator port (default 4566)")
     up.add_argument("--outbox", type=Path, default=Path("var/outbox"), help="where emails land")
+    up.add_argument(
+        "--state",
+        type=Path,
+        default=Path("var/state"),
+        metavar="DIR",
+        help="where the emulator's data is kept across restarts (default var/state)",
+    )
+    up.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start empty: the saved state is set aside (renamed, not deleted)",
+    )
+    up.add_argument(
+        "--save-every",
+        type=seconds(3600, low=1),
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds between saves while running (1-3600, default 5); also saved on stop",
+    )
     up.add_argument("--rate", type=positive, default=100.0, help="stage throttling rate per second")
     up.add_argument("--burst", type=int, default=200, help="stage throttling burst")
     up.add_argument(
@@ -353,7 +372,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 async def run_up(args: argparse.Namespace) -> int:
-    from local.stack import LocalStack, StackOptions  # needs the local extra: see main()
+    from local.stack import (  # the local extra: see main()
+        LocalStack,
+        StackOptions,
+        StateUnavailable,
+    )
 
     if args.burst < 1:
         print("orders up: --burst must be at least 1", file=sys.stderr)
@@ -364,6 +387,9 @@ async def run_up(args: argparse.Namespace) -> int:
         port=args.port,
         aws_port=args.aws_port,
         outbox=args.outbox,
+        state=args.state,
+        fresh=args.fresh,
+        save_every=args.save_every,
         rate=args.rate,
         burst=args.burst,
         containers=args.containers,
@@ -385,7 +411,14 @@ async def run_up(args: argparse.Namespace) -> int:
         await stopping.wait()
         stack.say("stopping")
         return 0
-    except (EmulatorError, ChildFailed, FunctionFailed, ConfigError, OSError) as exc:
+    except (
+        EmulatorError,
+        ChildFailed,
+        FunctionFailed,
+        ConfigError,
+        StateUnavailable,
+        OSError,
+    ) as exc:
         print(f"orders up: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -1,6 +1,7 @@
 """``LocalStack``: the whole pipeline on one machine, composed from the real handlers."""
 
 import asyncio
+import fcntl
 import json
 import os
 import sys
@@ -13,9 +14,10 @@ from typing import Any, TextIO, TypeVar
 import aiohttp
 
 from api.config import ApiSettings
-from local.aws.emulator import MotoProcess
+from local.aws.emulator import MotoProcess, StateKeeping
 from local.aws.provision import PROVISIONING_CONFIG, Provisioned, provision
 from local.aws.resources import ResourceNames
+from local.aws.state_file import StateFile
 from local.commands.operations import Steps
 from local.gateway.access_log import ACCESS_LOG_FILE, AccessLog
 from local.gateway.front import ApiGatewayFront
@@ -37,6 +39,13 @@ DEMO_ORDER = (
 
 
 T = TypeVar("T")
+STATE_FILE = "aws.state"  # in the state folder: the emulator's (local.aws.state_file)
+STREAM_POSITION_FILE = "stream-position.json"
+LOCK_FILE = "lock"
+
+
+class StateUnavailable(RuntimeError):
+    pass
 
 
 def _seconds_between(start: str, end: str) -> float:
@@ -58,8 +67,11 @@ class StackOptions:
     port: int = 8000
     aws_port: int = 4566
     outbox: Path = Path("var/outbox")
-    # Where the outbox's stream reader keeps its position (``local.lambda_runtime.stream_source``).
-    stream_position: Path = Path("var/stream-position.json")
+    # The emulator's saved state (``local.aws.state_file``) and the outbox's stream position
+    # (``local.lambda_runtime.stream_source``), kept across restarts.
+    state: Path = Path("var/state")
+    fresh: bool = False  # set the saved state aside and start empty
+    save_every: float = 5.0
     log_dir: Path = Path("var/logs")
     env_name: str = "dev"
     rate: float = 100.0
@@ -86,6 +98,11 @@ class LocalStack:
     _containers: list[LambdaContainer] = field(default_factory=list)
     _front: ApiGatewayFront | None = None
     _consumers: ConsumerProcess | None = None
+    _state_lock: TextIO | None = None
+
+    @property
+    def stream_position(self) -> Path:
+        return self.options.state / STREAM_POSITION_FILE
 
     @property
     def api_url(self) -> str:
@@ -110,10 +127,18 @@ class LocalStack:
             os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
             os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
             os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+            self._hold_state()
             # Loopback only: the emulator answers anyone with no credentials (every table,
             # queue and message, and moto's /moto-api/reset).
-            self._moto = MotoProcess(LOOPBACK, opts.aws_port, opts.log_dir / "emulator.log")
-            await asyncio.to_thread(self._moto.start)
+            self._moto = MotoProcess(
+                LOOPBACK,
+                opts.aws_port,
+                opts.log_dir / "emulator.log",
+                keeping=StateKeeping(
+                    opts.state / STATE_FILE, opts.save_every, self.stream_position
+                ),
+            )
+            await asyncio.to_thread(self._moto.start, on_line=self.say)
             self.endpoint_url = self._moto.url
         clients = AwsClients(endpoint_url=self.endpoint_url, config=PROVISIONING_CONFIG)
         try:
@@ -153,7 +178,7 @@ class LocalStack:
                 provisioned=self.provisioned,
                 host=LOOPBACK,  # the SMTP sink: the emails are customers' data
                 outbox=opts.outbox,
-                stream_position=opts.stream_position,
+                stream_position=self.stream_position,
                 smtp_port=opts.smtp_port,
                 external_smtp=opts.external_smtp,
                 email_from=os.environ.get("EMAIL_FROM", "orders@shop.example.com"),
@@ -177,6 +202,34 @@ class LocalStack:
                 f"other machines; {guard}. The emulator and the SMTP sink stay on {LOOPBACK}."
             )
         self.say(f"ready: api={self.api_url} aws={self.endpoint_url} {mail}")
+
+    def _hold_state(self) -> None:
+        """Take the state folder for this run (one ``orders up`` at a time), and with
+        ``--fresh`` set its saved state aside."""
+        folder = self.options.state
+        if folder.exists() and not folder.is_dir():
+            raise StateUnavailable(f"--state {folder} is a file, not a folder")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._state_lock = (folder / LOCK_FILE).open("a+")
+        except OSError as exc:
+            raise StateUnavailable(
+                f"--state {folder} cannot be used: {exc.strerror or exc}"
+            ) from None
+        try:
+            fcntl.flock(self._state_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._state_lock.close()
+            self._state_lock = None
+            raise StateUnavailable(
+                f"{folder} is in use by another orders up; stop it, or give this one "
+                "--state DIR of its own"
+            ) from None
+        if self.options.fresh:
+            aside = StateFile(folder / STATE_FILE).set_aside()
+            StateFile(self.stream_position).set_aside()  # it points into the state set aside
+            if aside is not None:
+                self.say(f"fresh: starting empty; the saved state is kept as {aside}")
 
     async def demo(self) -> bool:
         """Submit one sample order and follow it through each step that exists."""
@@ -263,3 +316,6 @@ class LocalStack:
             await self._containers[0].template.stop()
         if self._moto is not None:
             await asyncio.to_thread(self._moto.stop)
+        if self._state_lock is not None:
+            self._state_lock.close()  # and with it the lock
+            self._state_lock = None

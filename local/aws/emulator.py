@@ -6,13 +6,31 @@ GIL) with the API and the consumers calling it.
 
 import socket
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from local.child_process import ChildFailed, ChildProcess
 
+STATE_REFUSED = 3  # the emulator's exit code when its saved state cannot be restored
+
 
 class EmulatorError(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class StateKeeping:
+    """The emulator keeps its state in ``state`` across restarts (``local.aws.state_file``),
+    saved every ``save_every`` seconds and as it stops, with the outbox reader's position."""
+
+    state: Path
+    save_every: float = 5.0
+    stream_position: Path | None = None
+
+    def arguments(self) -> list[str]:
+        position = ["--stream-position", str(self.stream_position)] if self.stream_position else []
+        return ["--state", str(self.state), "--save-every", f"{self.save_every:g}", *position]
 
 
 class MotoProcess:
@@ -26,6 +44,7 @@ class MotoProcess:
         port: int,
         log_path: Path | None = None,
         module: str = "local.aws.server",
+        keeping: StateKeeping | None = None,
     ):
         self.host = host
         self.port = port
@@ -38,6 +57,7 @@ class MotoProcess:
                 module,
                 *("--host", host, "--port", str(port)),
                 "--lifeline",
+                *(keeping.arguments() if keeping else ()),
             ],
             log_path,
         )
@@ -58,13 +78,18 @@ class MotoProcess:
         except OSError:
             return False
 
-    def start(self, within: float = 20.0) -> None:
+    def start(self, within: float = 60.0, on_line: Callable[[str], None] | None = None) -> None:
+        """``within``: restoring a large saved state takes seconds. ``on_line`` gets what the
+        emulator says (what it restored, a save that failed)."""
         if self._taken():
             raise EmulatorError(f"port {self.port} already answers; choose another --aws-port")
         try:
-            _, self.background_url = self._child.start(within).split()
+            _, self.background_url = self._child.start(within, on_line).split()
         except ChildFailed as exc:
+            if exc.returncode == STATE_REFUSED:  # its one line says what to do
+                raise EmulatorError(exc.last_words.removeprefix("emulator: ")) from None
             raise EmulatorError(str(exc)) from None
 
-    def stop(self) -> None:
-        self._child.stop(timeout=5)
+    def stop(self, timeout: float = 60.0) -> None:
+        """``timeout``: it saves its state before it exits."""
+        self._child.stop(timeout=timeout)

@@ -60,6 +60,8 @@ import sys
 import time
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aiohttp import web
@@ -68,14 +70,18 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from local.aws import (
     expression_cache,
     moto_dispatch,
+    moto_state,
     name_cache,
     random_ids,
     response_keys,
     retention,
     sqs_indexes,
+    state_file,
+    state_saver,
     stream_iterators,
     ttl_expiry,
 )
+from local.aws.emulator import STATE_REFUSED
 from local.aws.turns import AGE_SECONDS, Turns
 from local.aws.usage_meter import UsageMeter
 from local.child_process import announce_ready, hold_lifeline
@@ -89,6 +95,7 @@ MAX_BODY_BYTES = 1024**3  # S3 uploads from `aws cloudformation package` are meg
 YIELDS_BEFORE_BACKGROUND = 3
 CALLS_PATH = "/_emulator/calls"  # GET: the AWS calls served so far, by ``service.Action``
 USAGE_PATH = "/_emulator/usage"  # GET: what they would be billed for (``local.aws.usage_meter``)
+STATE_PATH = "/_emulator/state"  # GET: whether every change is saved (``local.aws.state_saver``)
 FREEZE_SECONDS = 1.0
 # Response headers that belong to one connection, set by the server itself.
 _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"}
@@ -247,6 +254,7 @@ class OneAtATime:
         self._runner: asyncio.Task[None] | None = None
         self.calls: Counter[str] = Counter()
         self.meter = UsageMeter()
+        self.saver: state_saver.StateSaver | None = None  # told of each call that changes state
 
     def start(self) -> None:
         self._runner = asyncio.get_running_loop().create_task(self._run())
@@ -273,6 +281,10 @@ class OneAtATime:
             )
             answer = None if self._direct is None else self._direct(environ)
             response = call_wsgi(self._app, environ) if answer is None else web_response(*answer)
+            if self.saver is not None and (
+                call is None or state_saver.changes_state(call.action, _bytes(response))
+            ):
+                self.saver.changed()
             if call is not None and call.service:
                 self.meter.after(
                     call.service,
@@ -290,6 +302,8 @@ class OneAtATime:
             return web.json_response(dict(sorted(self.calls.items())))
         if request.path == USAGE_PATH:
             return web.json_response(self.meter.as_json())
+        if request.path == STATE_PATH:
+            return web.json_response(self.saver.report() if self.saver else {"kept": False})
         body = await request.read()
         call = AwsCall.of(request, body)
         self.calls[call.name] += 1
@@ -368,7 +382,6 @@ class OneAtATime:
 
 
 def _exit_now() -> None:
-    """The emulator's state lives in memory and goes with the process either way."""
     sys.stderr.flush()
     os._exit(0)
 
@@ -376,14 +389,22 @@ def _exit_now() -> None:
 class EmulatorServer:
     """Both ports, the scheduler and the WSGI bridge around ``app``."""
 
-    def __init__(self, app: "WSGIApplication", turns: Turns, host: str, port: int):
+    def __init__(
+        self,
+        app: "WSGIApplication",
+        turns: Turns,
+        host: str,
+        port: int,
+        saver: state_saver.StateSaver | None = None,
+    ):
         self._app = app
+        self._saver = saver
         self._turns = turns
         self.host = host
         self.port = port
         self.background_port = 0
         self._runner: web.AppRunner | None = None
-        self._scheduler: OneAtATime | None = None
+        self.scheduler: OneAtATime | None = None
 
     async def start(self) -> None:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -396,9 +417,10 @@ class EmulatorServer:
             if isinstance(self._app, DomainDispatcherApplication)
             else None
         )
-        scheduler = self._scheduler = OneAtATime(
+        scheduler = self.scheduler = OneAtATime(
             self._app, self._turns, self.background_port, direct
         )
+        scheduler.saver = self._saver
         web_app = web.Application(client_max_size=MAX_BODY_BYTES)
         web_app.router.add_route("*", "/{tail:.*}", scheduler.handle)
         self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
@@ -414,8 +436,8 @@ class EmulatorServer:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
-        if self._scheduler is not None:
-            await self._scheduler.stop()
+        if self.scheduler is not None:
+            await self.scheduler.stop()
 
 
 async def _freeze_survivors(every: float = FREEZE_SECONDS) -> None:
@@ -435,16 +457,69 @@ def install_fixes(turns: Turns, bounded_retention: bool = True) -> None:
     install_per_request_fixes()
 
 
-async def _serve(host: str, port: int) -> None:
+@dataclass(frozen=True)
+class Keeping:
+    """Where the emulator keeps its state (``local.aws.state_file``) and how often it saves."""
+
+    state: Path
+    every: float
+    stream_position: Path | None = None
+
+
+def restore(keeping: Keeping) -> None:
+    """Restore the saved state, if there is one; ``StateRefused`` when it cannot be."""
+    found = state_file.StateFile(keeping.state).read()
+    if found is None:
+        state_saver.restore_position(None, keeping.stream_position)
+        return
+    header, payload = found
+    try:
+        restored = moto_state.restore(payload, str(header.get("saved_at", "")))
+    except Exception as exc:  # a payload its checksum vouches for that moto cannot take back
+        raise state_file.StateRefused(
+            f"{keeping.state} cannot be restored ({type(exc).__name__}: {exc}); "
+            f"{state_file.FRESH_HINT}"
+        ) from None
+    state_saver.restore_position(header.get("stream_position"), keeping.stream_position)
+    print(restored.line(), file=sys.__stdout__, flush=True)
+
+
+async def _serve(host: str, port: int, keeping: Keeping | None = None) -> None:
     turns = Turns()
     install_fixes(turns)
-    server = EmulatorServer(RoutedOnce(), turns, host, port)
+    if keeping is not None:
+        restore(keeping)
+    saver = None
+    if keeping is not None:
+        saver = state_saver.StateSaver(
+            state_file.StateFile(keeping.state), turns, keeping.every, keeping.stream_position
+        )
+    server = EmulatorServer(RoutedOnce(), turns, host, port, saver)
     await server.start()
+    stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, _exit_now)
+        loop.add_signal_handler(sig, stopping.set)
     announce_ready(server.urls)
-    await asyncio.gather(_freeze_survivors(), ttl_expiry.run(turns))
+    background = [
+        asyncio.create_task(_freeze_survivors()),
+        asyncio.create_task(ttl_expiry.run(turns, on_delete=saver.changed if saver else None)),
+    ]
+    if saver is not None:
+        background.append(asyncio.create_task(saver.run()))
+    await stopping.wait()
+    for task in background:
+        task.cancel()
+    if saver is not None:
+        await saver.save()  # the last changes, before the state goes with the process
+    _exit_now()
+
+
+def seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 3600:
+        raise ValueError(text)
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -454,16 +529,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--lifeline", action="store_true", help="exit when stdin closes (the parent is gone)"
     )
+    parser.add_argument("--state", type=Path, help="keep the state in this file across restarts")
+    parser.add_argument(
+        "--save-every", type=seconds, default=5.0, help="seconds between saves (default 5)"
+    )
+    parser.add_argument(
+        "--stream-position", type=Path, help="the outbox reader's position, kept with the state"
+    )
     args = parser.parse_args(argv)
     try:
         sqs_indexes.check_moto_version()
     except sqs_indexes.UnsupportedMoto as exc:
         print(f"emulator: {exc}", file=sys.stderr)
         return 2
+    keeping = Keeping(args.state, args.save_every, args.stream_position) if args.state else None
     if args.lifeline:
         hold_lifeline()
     try:
-        asyncio.run(_serve(args.host, args.port))
+        asyncio.run(_serve(args.host, args.port, keeping))
+    except state_file.StateRefused as exc:
+        print(f"emulator: {exc}", file=sys.stderr)
+        return STATE_REFUSED
     except OSError as exc:
         print(f"emulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1

@@ -89,6 +89,11 @@ class MessageLog:
         for message in messages:
             self.append(message)
 
+    def __reduce__(self) -> tuple[type["MessageLog"], tuple[list[Message]]]:
+        """Pickled as its messages (``local.aws.state_file``): the lock and the indexes are
+        made anew from them."""
+        return MessageLog, (list(self._members),)
+
     def append(self, message: Message) -> None:
         with self.lock:
             self.appended += 1

@@ -16,7 +16,7 @@ Reads moto 5.2.5's ``Table.items``, ``Table.ttl`` and ``Table.delete_item``
 import asyncio
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from moto.dynamodb.models import dynamodb_backends
@@ -65,8 +65,11 @@ def sweep(now: float | None = None) -> int:
     return deleted
 
 
-async def run(turns: Turns, every: float = SWEEP_SECONDS) -> None:
-    """Sweep every ``every`` seconds, each sweep in a turn, never beside a request."""
+async def run(
+    turns: Turns, every: float = SWEEP_SECONDS, on_delete: Callable[[], None] | None = None
+) -> None:
+    """Sweep every ``every`` seconds, each sweep in a turn, never beside a request;
+    ``on_delete`` is told when a sweep deleted something (the state changed)."""
 
     def in_turn() -> int:
         with turns.turn(foreground=False):
@@ -75,6 +78,7 @@ async def run(turns: Turns, every: float = SWEEP_SECONDS) -> None:
     while True:
         await asyncio.sleep(every)
         try:
-            await asyncio.to_thread(in_turn)
+            if await asyncio.to_thread(in_turn) and on_delete is not None:
+                on_delete()
         except Exception as exc:  # a sweep that fails must not stop the emulator: said, retried
             print(f"emulator: TTL sweep failed: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -33,7 +33,7 @@ from local.aws.emulator import MotoProcess
 from tests.support.fault_proxy import FaultProxy
 from tests.support.moto_server import free_port
 from tests.support.polling import eventually
-from tests.support.stack_process import StackProcess, descendants, start_orders_up
+from tests.support.stack_process import StackProcess, function_containers, start_orders_up
 
 RATE, SECONDS = (float(part) for part in os.environ.get("OUTBOX_FAULT_LOAD", "10x10").split("x"))
 COMPLETION_SECONDS = 180.0
@@ -79,26 +79,9 @@ class Pipeline:
             self.output += self.stack.stop()[1]
 
     def containers(self, entry: str) -> list[int]:
-        """Pids of the running containers of one function (its entry point): the processes
-        forked from its template, which has the same command line."""
+        """Pids of the running containers of one function (its entry point)."""
         assert self.stack is not None
-
-        def runs(pid: int) -> bool:
-            try:
-                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                return False
-            return b"local.lambda_runtime.container" in command and entry.encode() in command
-
-        def parent(pid: int) -> int:
-            try:
-                return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                return 0
-
-        return [
-            pid for pid in descendants(self.stack.process.pid) if runs(pid) and runs(parent(pid))
-        ]
+        return function_containers(self.stack.process.pid, entry)
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.emulator.url, region_name="us-east-1")
@@ -362,7 +345,7 @@ def test_orders_up_restarted_mid_run_resumes_the_stream_at_its_position(
         if not state["restarted"] and elapsed >= SECONDS / 2:
             state["restarted"] = True
             pipeline.stop()
-            position = pipeline.folder / "var" / "stream-position.json"
+            position = pipeline.folder / "var" / "state" / "stream-position.json"
             assert position.is_file()
             pipeline.start()
 

@@ -93,3 +93,23 @@ def descendants(pid: int) -> set[int]:
         frontier = {child for child, parent in parents.items() if parent in frontier}
         found |= frontier
     return found
+
+
+def function_containers(root: int, entry: str) -> list[int]:
+    """Pids of the running containers of one function (its entry point, ``module:attribute``)
+    below ``root``: the processes forked from its template, which has the same command line."""
+
+    def runs(pid: int) -> bool:
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        return b"local.lambda_runtime.container" in command and entry.encode() in command
+
+    def parent(pid: int) -> int:
+        try:
+            return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return 0
+
+    return [pid for pid in descendants(root) if runs(pid) and runs(parent(pid))]

@@ -11,6 +11,9 @@
    would cost on AWS, per million, line by line (``load.cost``). When thresholds were
    missed only because every API container was busy (429 ``TooManyRequestsException``, not the
    stage's ``ThrottlingException``), the run says so: it measured this machine, not the API.
+5. ``soak``: every process's resident memory each second (``load.memory``), plotted with the
+   p95 in ``memory.png``; the run fails when a process grew beyond its data after the warm-up,
+   or when the p95 drifted.
 
 Exit code: 0 when every threshold held and every accepted order completed; 1 otherwise; 3 when
 what was missed is this machine's capacity alone; 2 for a usage error.
@@ -39,6 +42,8 @@ from load.cost import (
     table_lines,
 )
 from load.machine import MachineCost, MachineMeter, find_orders_up
+from load.memory import RssSampler, drift_failure, p95_drift, warm_up_seconds
+from load.memory import plot as plot_memory
 from load.plot import read_samples, timeline
 from load.scenarios import Scenario, scenarios
 from load.usage import UsageRecorder
@@ -220,6 +225,9 @@ def run(args: argparse.Namespace) -> int:
     aws_url = _aws_endpoint(args, local)
     meter = MachineMeter(stack, aws_url) if stack is not None else None
     usage = UsageRecorder(stack, aws_url) if stack is not None and aws_url else None
+    soak = scenario.thresholds.max_memory_growth is not None
+    warm_up = warm_up_seconds(scenario.seconds)
+    memory = RssSampler(stack, aws_url, warm_up).start() if soak and stack is not None else None
     code = _locust(args, scenario.model_dump_json(), out)
     verdict_path = out / "verdict.json"
     if not verdict_path.exists():
@@ -233,6 +241,22 @@ def run(args: argparse.Namespace) -> int:
     plot = timeline(samples, scenario, began, out)
     failures = list(verdict.failures)
     accepted = {s.order_id for s in samples if s.kind in VALID_POSTS and s.status == 200}
+    trend, drift, memory_plot = None, None, None
+    if memory is not None:
+        trend = memory.stop(
+            sum(
+                s.kind in VALID_POSTS and s.status == 200 and s.started - began >= warm_up
+                for s in samples
+            )
+        )
+        failures += trend.failures(scenario.thresholds.max_memory_growth or 0.0)
+        memory_plot = plot_memory(trend, samples, began, f"orders load {scenario.name}", out)
+    elif soak:
+        failures.append("memory not measured: the soak measures orders up on this machine")
+    if scenario.thresholds.max_p95_drift is not None:
+        drift = p95_drift(samples, began, scenario.seconds, warm_up)
+        drifted = drift_failure(drift, scenario.thresholds.max_p95_drift)
+        failures += [drifted] if drifted else []
     completion = None
     if not args.no_completion and accepted - {""}:
         try:
@@ -257,6 +281,9 @@ def run(args: argparse.Namespace) -> int:
                 "aws_cost": None
                 if bill is None
                 else {"counts": bill[0].as_json(), **(bill[1].as_json() if bill[1] else {})},
+                "memory": None
+                if trend is None
+                else {**trend.as_json(), "p95_first_last_ms": drift},
                 "failures": failures,
                 "capacity_bound": verdict.capacity_bound,
             },
@@ -265,12 +292,18 @@ def run(args: argparse.Namespace) -> int:
         encoding="utf-8",
     )
     print("\n".join(lines))
+    if trend is not None:
+        print("\n".join(trend.lines()))
+    if drift is not None:
+        print(f"  accepted p95: {drift[0]:.1f} ms after the warm-up, {drift[1]:.1f} ms at the end")
     if cost is not None:
         print("\n".join(cost.lines()))
     if bill is not None and bill[1] is not None:
         print("\n".join(table_lines(bill[1], bill[0].orders)))
         add_to_report(out / "report.html", bill[1], bill[0].orders)
     print(f"  plot: {plot}   locust report: {out / 'report.html'}")
+    if memory_plot is not None:
+        print(f"  memory plot: {memory_plot}")
     for failure in failures:
         print(f"  MISSED: {failure}")
     for line in capacity_lines(verdict, args.throttle, cost):

@@ -56,6 +56,11 @@ class Thresholds(BaseModel):
     max_errors: int = 0
     # Every accepted order stored, emailed and audited within this long after the run.
     completion_seconds: float = 180.0
+    # After the warm-up, how much any process's resident memory may grow, as a share of itself
+    # (the emulator's once its data's growth is taken out: ``load.memory``).
+    max_memory_growth: float | None = None
+    # How far the accepted POSTs' p95 may drift, last fifth of the run over the first.
+    max_p95_drift: float | None = None
 
 
 class Scenario(BaseModel):
@@ -131,6 +136,16 @@ def scenarios(throttle: float = THROTTLE) -> dict[str, Scenario]:
                 stages=(Stage(seconds=60, rate=throttle / 2),),
                 mix=Mix(order=0.7, invalid=0.1, retry=0.1, read=0.1),
                 thresholds=Thresholds(max_p95_accepted_ms=100),
+            ),
+            Scenario(
+                name="soak",
+                description="a fifth of the throttle for 30 min (about half of what a 2-core "
+                "machine of this kind sustains end to end): no process's memory grows beyond "
+                "the data, the p95 does not drift (shorter with --duration)",
+                stages=(Stage(seconds=1800, rate=throttle / 5),),
+                thresholds=Thresholds(
+                    min_accepted_share=0.99, max_memory_growth=0.10, max_p95_drift=1.5
+                ),
             ),
             Scenario(
                 name="smoke",

@@ -69,6 +69,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 
 from local.aws import (
     expression_cache,
+    forked_copy,
+    held_bytes,
     moto_dispatch,
     moto_state,
     name_cache,
@@ -95,6 +97,7 @@ MAX_BODY_BYTES = 1024**3  # S3 uploads from `aws cloudformation package` are meg
 YIELDS_BEFORE_BACKGROUND = 3
 CALLS_PATH = "/_emulator/calls"  # GET: the AWS calls served so far, by ``service.Action``
 USAGE_PATH = "/_emulator/usage"  # GET: what they would be billed for (``local.aws.usage_meter``)
+MEMORY_PATH = "/_emulator/memory"  # GET: its resident bytes and what moto holds of them
 STATE_PATH = "/_emulator/state"  # GET: whether every change is saved (``local.aws.state_saver``)
 FREEZE_SECONDS = 1.0
 # Response headers that belong to one connection, set by the server itself.
@@ -304,6 +307,8 @@ class OneAtATime:
             return web.json_response(self.meter.as_json())
         if request.path == STATE_PATH:
             return web.json_response(self.saver.report() if self.saver else {"kept": False})
+        if request.path == MEMORY_PATH:
+            return web.json_response(await self._memory())
         body = await request.read()
         call = AwsCall.of(request, body)
         self.calls[call.name] += 1
@@ -322,6 +327,19 @@ class OneAtATime:
         self._waiting[0 if foreground else 1].append((environ, done, time.monotonic(), call, body))
         self._work.set()
         return await done
+
+    async def _memory(self) -> dict[str, Any]:
+        """The process's resident bytes and what moto holds of them (``local.aws.held_bytes``,
+        walked in a forked copy: the walk's own memory stays out of the emulator)."""
+
+        def measured() -> dict[str, Any]:
+            rss = resident_bytes()
+            held = forked_copy.on_a_copy(
+                self._turns, lambda: json.dumps(held_bytes.held_bytes()).encode()
+            )
+            return {"rss_bytes": rss, "held_bytes": json.loads(held)}
+
+        return await asyncio.get_running_loop().run_in_executor(self._threads, measured)
 
     def _return_unsent(
         self, environ: "WSGIEnvironment", body: bytes, response: web.Response, foreground: bool
@@ -379,6 +397,15 @@ class OneAtATime:
                 except Exception as exc:  # moto's own 500 handling failed: answer it anyway
                     done.set_exception(exc)
                 await asyncio.sleep(0)
+
+
+def resident_bytes() -> int:
+    """This process's resident set size (Linux's /proc; 0 where there is none)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
 
 
 def _exit_now() -> None:

@@ -20,7 +20,7 @@ from runtime.aws import AwsClients
 from runtime.config import load_settings
 from runtime.loop import LoopRunner
 from runtime.retry import RetryPolicy
-from runtime.snapstart import register_snapstart_hooks
+from runtime.snapstart import prepare_at_init
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 AWS_SERVICES = ("dynamodb",)
@@ -71,6 +71,9 @@ class OrderApiFunction:
         self._api = None
         self._runner.renew()
 
+    def at_init(self) -> None:
+        self._runner.run(self._clients.open(AWS_SERVICES))
+
     def close(self) -> None:
         self._runner.run(self._clients.close())
         self._runner.close()
@@ -98,4 +101,4 @@ def function_from_environment() -> OrderApiFunction:
 
 
 handler = make_handler(function_from_environment)
-register_snapstart_hooks(function_from_environment)
+prepare_at_init(function_from_environment)

@@ -30,7 +30,7 @@ from runtime.config import QueueUrl, load_settings
 from runtime.logs import make_logger
 from runtime.loop import LoopRunner
 from runtime.retry import RetryPolicy, deadline_after
-from runtime.snapstart import register_snapstart_hooks
+from runtime.snapstart import prepare_at_init
 
 SERVICE = "order-publisher"
 logger = make_logger(service=SERVICE, component="publisher")
@@ -158,6 +158,9 @@ class OrderPublisherFunction:
         self._publisher = self._poison = None
         self._runner.renew()
 
+    def at_init(self) -> None:
+        self._runner.run(self._clients.open(self.aws_services))
+
     def close(self) -> None:
         self._runner.run(self._clients.close())
         self._runner.close()
@@ -180,4 +183,4 @@ def function_from_environment() -> OrderPublisherFunction:
 
 
 handler = make_handler(function_from_environment)
-register_snapstart_hooks(function_from_environment)
+prepare_at_init(function_from_environment)

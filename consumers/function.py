@@ -50,6 +50,9 @@ class ConsumerFunction(ABC):
         self._dead_letters = None
         self._runner.renew()
 
+    def at_init(self) -> None:
+        self._runner.run(self.clients.open(self.aws_services()))
+
     @abstractmethod
     async def process(
         self, event: OrderCreated, ids: dict[str, str], published_at: datetime | None

@@ -128,6 +128,12 @@ class AwsClients:
         """Untyped (no stubs installed): only ``orders smoke --stack`` reads the API key."""
         return await self._client("apigateway")
 
+    async def open(self, services: Iterable[str]) -> None:
+        """Make a client per service now and keep it (a Lambda init without SnapStart: the
+        first request then finds them made)."""
+        for service in services:
+            await self._client(service)
+
     async def warm(self, services: Iterable[str]) -> None:
         """Open and close a client per service, keeping neither client nor connection: botocore's
         service models and endpoint rules stay loaded in the session for the next clients (what

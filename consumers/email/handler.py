@@ -26,7 +26,7 @@ from contracts.uses import declared_reads
 from runtime.aws import AwsClients
 from runtime.config import load_settings
 from runtime.logs import make_logger
-from runtime.snapstart import register_snapstart_hooks
+from runtime.snapstart import prepare_at_init
 
 SERVICE = "email-consumer"
 logger = make_logger(service=SERVICE, component="email")
@@ -142,4 +142,4 @@ def function_from_environment() -> EmailFunction:
 
 
 handler = make_handler(logger, metrics, function_from_environment)
-register_snapstart_hooks(function_from_environment)
+prepare_at_init(function_from_environment)

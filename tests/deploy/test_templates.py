@@ -204,7 +204,17 @@ def test_each_function_gets_every_variable_its_settings_require_and_no_unknown_o
     required = {field.alias for field in fields if field.is_required()}
     given = set(_function(function)["Environment"]["Variables"])
     assert required <= given
-    assert given <= known
+    assert given <= known | set(LIBRARY_VARIABLES)
+
+
+# Read by the libraries, not by the settings: each function sets them alike.
+LIBRARY_VARIABLES = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
+
+
+@pytest.mark.parametrize("function", SETTINGS)
+def test_each_function_skips_pydantics_plugin_discovery(function: str) -> None:
+    variables = _function(function)["Environment"]["Variables"]
+    assert {name: variables.get(name) for name in LIBRARY_VARIABLES} == LIBRARY_VARIABLES
 
 
 def test_email_function_gets_the_smtp_variables_only_when_it_sends_through_smtp() -> None:

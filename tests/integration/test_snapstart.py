@@ -7,7 +7,9 @@ real: the handler, its clients and moto over HTTP.
 """
 
 import json
+import os
 import random
+import subprocess
 import sys
 import types
 from collections.abc import Callable
@@ -20,7 +22,7 @@ from consumers.audit.handler import AuditFunction
 from contracts.sample_data import sample_text
 from local.aws.provision import Provisioned
 from runtime.aws import AwsClients
-from runtime.snapstart import register_snapstart_hooks
+from runtime.snapstart import prepare_at_init
 from tests.support.api import Api, settings_for
 from tests.support.consumers import audit_settings
 from tests.support.moto_server import MotoServer
@@ -70,7 +72,7 @@ def test_without_snapstart_nothing_is_registered(
     def function() -> Any:
         built.append("built")
 
-    assert register_snapstart_hooks(function) is False
+    assert prepare_at_init(function) is False
     assert built == []
     assert runtime.before == []
     assert runtime.after == []
@@ -81,7 +83,7 @@ def test_the_order_api_serves_after_a_restore_without_loading_a_model_again(
 ) -> None:
     monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
     api = Api(settings_for(stack), moto.url)
-    assert register_snapstart_hooks(lambda: api.function) is True
+    assert prepare_at_init(lambda: api.function) is True
     [before], [after] = runtime.before, runtime.after
 
     before()  # Lambda: init done, snapshot now
@@ -106,7 +108,7 @@ def test_a_consumer_serves_after_a_restore(
 ) -> None:
     monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
     function = AuditFunction(audit_settings(stack), clients=AwsClients(endpoint_url=moto.url))
-    register_snapstart_hooks(lambda: function)
+    prepare_at_init(lambda: function)
     runtime.before[0]()
     loads = ModelLoads(monkeypatch)
     runtime.after[0]()
@@ -122,3 +124,56 @@ def test_a_consumer_serves_after_a_restore(
     assert function({"Records": [record]}, None) == {"batchItemFailures": []}
     assert [f for f in loads.files if "service-2" in f] == []
     function.close()
+
+
+def test_an_init_without_snapstart_makes_the_clients_before_the_first_request(
+    runtime: LambdaRuntime, monkeypatch: pytest.MonkeyPatch, stack: Provisioned, moto: MotoServer
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+    api = Api(settings_for(stack), moto.url)
+    assert prepare_at_init(lambda: api.function) is True
+    assert runtime.before == runtime.after == []  # no SnapStart hooks
+    assert set(vars(api.function)["_clients"]._clients) == {"dynamodb"}
+
+    loads = ModelLoads(monkeypatch)
+    response = api.post(json.loads(sample_text("order_request.spec_example.json")))
+    assert response.status == 200, response.text
+    assert [f for f in loads.files if "service-2" in f or "endpoints" in f] == []
+    api.close()
+
+
+@pytest.mark.parametrize(
+    ("module", "unset"),
+    [
+        ("api.handler", "ORDER_TABLE_NAME"),
+        ("api.publisher_function", "ORDER_TOPIC_ARN"),
+        ("consumers.audit.handler", "AUDIT_TABLE_NAME"),
+        ("consumers.email.handler", "IDEMPOTENCY_TABLE_NAME"),
+    ],
+)
+def test_a_bad_setting_fails_an_init_without_snapstart_naming_it(module: str, unset: str) -> None:
+    """Lambda's init is the import of the handler's module: run it as Lambda does."""
+    env = {
+        **os.environ,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "ORDER_TABLE_NAME": "t",
+        "ORDER_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:topic",
+        "POISON_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/poison",
+        "AUDIT_TABLE_NAME": "t",
+        "IDEMPOTENCY_TABLE_NAME": "t",
+        "EMAIL_FROM": "orders@shop.example.com",
+        "DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
+    }
+    del env[unset]
+    result = subprocess.run(
+        [sys.executable, "-c", f"import {module}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("runtime.config.ConfigError: "), result.stderr
+    assert unset in last

@@ -11,6 +11,8 @@ architecture; ``CodeVersion``, a hash of the zips, publishes new function versio
 Everything the functions import is bundled, aioboto3 with exactly the botocore it pins (the
 runtime's own boto3/botocore are never used). botocore's service models are pruned to the
 services each function calls: the full set is ~25 MB of the ~27 MB a function would weigh.
+What stays is slimmed: ``endpoints.json`` keeps only those services' entries (every client
+parsed all 1.2 MB of it, ~50 ms of a cold start), their models lose their documentation.
 
 Every module ships its bytecode, compiled by python3.13 (the runtime's): Lambda's /var/task is
 read-only, so without it every cold start compiles every module it imports (~2.5x slower to
@@ -21,6 +23,7 @@ say /var/task, where Lambda unpacks the zip, so tracebacks show the source lines
 
 import argparse
 import glob
+import gzip
 import hashlib
 import json
 import os
@@ -33,6 +36,7 @@ import tomllib
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from runtime.functions import FUNCTIONS as FUNCTIONS
 
@@ -163,6 +167,59 @@ def _prune_botocore(site: Path, services: Sequence[str]) -> None:
         raise BundleError(f"botocore has no service model for {', '.join(missing)}")
 
 
+def pruned_endpoints(data: dict[str, Any], prefixes: set[str]) -> dict[str, Any]:
+    """botocore's ``endpoints.json`` with only these services' entries (by endpoint prefix),
+    every partition kept whole otherwise (its regions, defaults, DNS suffix): what a client of
+    one of them resolves is unchanged, and a client parses a few KB instead of 1.2 MB."""
+    return {
+        **data,
+        "partitions": [
+            {
+                **partition,
+                "services": {
+                    name: entry
+                    for name, entry in partition.get("services", {}).items()
+                    if name in prefixes
+                },
+            }
+            for partition in data["partitions"]
+        ],
+    }
+
+
+def without_documentation(model: Any) -> Any:
+    """A service model without its ``documentation`` strings (most of its bytes): botocore
+    reads them only to write docstrings. A member or shape that happens to be called
+    ``documentation`` is a dict, and stays."""
+    if isinstance(model, dict):
+        return {
+            key: without_documentation(value)
+            for key, value in model.items()
+            if not (key in ("documentation", "documentationUrl") and isinstance(value, str))
+        }
+    if isinstance(model, list):
+        return [without_documentation(value) for value in model]
+    return model
+
+
+def _slim_botocore(site: Path) -> None:
+    """After ``_prune_botocore``: the endpoints of the services left only, and their models
+    without documentation."""
+    data = site / "botocore" / "data"
+    prefixes = set()
+    for model_file in sorted(data.glob("*/*/service-2.json.gz")):
+        with gzip.open(model_file, "rt", encoding="utf-8") as opened:
+            model = json.load(opened)
+        prefixes.add(model["metadata"]["endpointPrefix"])
+        with gzip.GzipFile(model_file, "wb", mtime=0) as rewritten:
+            rewritten.write(json.dumps(without_documentation(model)).encode())
+    endpoints = data / "endpoints.json"
+    full = json.loads(endpoints.read_text(encoding="utf-8"))
+    endpoints.write_text(
+        json.dumps(pruned_endpoints(full, prefixes), separators=(",", ":")), encoding="utf-8"
+    )
+
+
 # email-validator's character classes that admit every code point from U+0080, as its
 # rfc_constants.py writes them: compiling each fills a table for the whole range in Python
 # (50-70 ms of a cold start here), though all they say of a non-ASCII character is "yes".
@@ -263,6 +320,7 @@ def build(architecture: str, out: Path, python: str | None = None) -> dict[str, 
             tree = Path(work) / function.name
             shutil.copytree(site, tree)
             _prune_botocore(tree, function.aws_services)
+            _slim_botocore(tree)
             for package in function.packages:
                 shutil.copytree(
                     ROOT / package, tree / package, ignore=shutil.ignore_patterns("__pycache__")

@@ -1,5 +1,6 @@
 """The function zips run on Lambda's python3.13 with nothing but what they carry."""
 
+import functools
 import json
 import subprocess
 import sys
@@ -7,8 +8,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import botocore
+import botocore.session
 import email_validator.rfc_constants
 import pytest
+from botocore.model import ServiceModel
+from botocore.regions import EndpointResolver
 
 from cfn.bundle import (
     FUNCTIONS,
@@ -16,7 +21,9 @@ from cfn.bundle import (
     ROOT,
     BundleError,
     fast_email_classes,
+    pruned_endpoints,
     runtime_python,
+    without_documentation,
 )
 from runtime.functions import LambdaFunction
 from tests.support.commands import run
@@ -132,6 +139,11 @@ def test_each_zip_holds_only_its_functions_code_and_service_models(x86_64_zips: 
             if name.startswith("botocore/data/") and name.count("/") > 2
         }
         assert models == set(bundle.aws_services), bundle.name
+        with zipfile.ZipFile(x86_64_zips / bundle.zip_name) as opened:
+            endpoints = json.loads(opened.read("botocore/data/endpoints.json"))
+        assert {
+            name for partition in endpoints["partitions"] for name in partition["services"]
+        } <= {_endpoint_prefix(service) for service in bundle.aws_services}, bundle.name
         bytecode = {name for name in names if name.endswith(".pyc")}
         assert all(
             ".cpython-313." in name and "__pycache__" in name.split("/") for name in bytecode
@@ -224,3 +236,74 @@ def test_a_changed_rfc_constants_is_refused_by_name() -> None:
     changed = source.replace(line, "QTEXT_INTL = None")
     with pytest.raises(BundleError, match="no longer defines QTEXT_INTL"):
         fast_email_classes(changed)
+
+
+def _full_endpoints() -> dict[str, Any]:
+    data = Path(botocore.__file__).parent / "data" / "endpoints.json"
+    loaded: dict[str, Any] = json.loads(data.read_text(encoding="utf-8"))
+    return loaded
+
+
+@functools.cache
+def _endpoint_prefix(service: str) -> str:
+    return str(botocore.session.get_session().get_service_model(service).endpoint_prefix)
+
+
+@pytest.mark.parametrize("bundle", FUNCTIONS, ids=lambda bundle: bundle.name)
+def test_pruned_endpoints_resolve_every_region_as_the_whole_file_does(
+    bundle: LambdaFunction, tmp_path: Path
+) -> None:
+    """Every region of every partition: the resolver's answer for each of the function's
+    services, and the endpoint a client of it is made with."""
+    full = _full_endpoints()
+    prefixes = {_endpoint_prefix(service) for service in bundle.aws_services}
+    pruned = pruned_endpoints(full, prefixes)
+    assert [p["partition"] for p in pruned["partitions"]] == [
+        p["partition"] for p in full["partitions"]
+    ]
+    assert len(json.dumps(pruned)) < len(json.dumps(full)) / 20
+    (tmp_path / "endpoints.json").write_text(json.dumps(pruned), encoding="utf-8")
+    whole, slim = EndpointResolver(full), EndpointResolver(pruned)
+    sessions = {"whole": botocore.session.get_session(), "slim": botocore.session.get_session()}
+    sessions["slim"].set_config_variable("data_path", str(tmp_path))
+    compared = 0
+    for partition in full["partitions"]:
+        for number, region in enumerate(partition["regions"]):
+            for service in bundle.aws_services:
+                prefix = _endpoint_prefix(service)
+                assert slim.construct_endpoint(prefix, region) == whole.construct_endpoint(
+                    prefix, region
+                ), (service, region)
+                compared += 1
+                if number:
+                    continue  # a client costs ~10 ms to make: one region of each partition
+                made = {
+                    name: session.create_client(
+                        service,
+                        region_name=region,
+                        aws_access_key_id="x",
+                        aws_secret_access_key="x",
+                    ).meta.endpoint_url
+                    for name, session in sessions.items()
+                }
+                assert made["slim"] == made["whole"], (service, region)
+    assert compared >= 40 * len(bundle.aws_services)
+
+
+@pytest.mark.parametrize("service", sorted({s for f in FUNCTIONS for s in f.aws_services}))
+def test_a_model_without_documentation_keeps_every_operation_and_shape(service: str) -> None:
+    loader = botocore.session.get_session().get_component("data_loader")
+    full = loader.load_service_model(service, "service-2")
+    slim = without_documentation(full)
+    assert "documentation" not in json.dumps(slim).replace('"documentation": {', "")
+    assert len(json.dumps(slim)) < len(json.dumps(full)) / 2
+    whole, stripped = ServiceModel(full, service), ServiceModel(slim, service)
+    assert stripped.operation_names == whole.operation_names
+    for name in whole.operation_names:
+        for side in ("input_shape", "output_shape"):
+            before = getattr(whole.operation_model(name), side)
+            after = getattr(stripped.operation_model(name), side)
+            assert (after and after.members.keys()) == (before and before.members.keys())
+    assert without_documentation({"documentation": {"type": "structure"}}) == {
+        "documentation": {"type": "structure"}  # a member so named is a dict, and stays
+    }

@@ -115,11 +115,11 @@ class CpuSampler:
         return dict(spent)
 
 
-def emulator_json(aws_url: str, path: str) -> Any:
+def emulator_json(aws_url: str, path: str, timeout: float = 10.0) -> Any:
     """What the local emulator answers at ``path`` (``/_emulator/...``); None where the
     endpoint is not that emulator."""
     try:
-        with urllib.request.urlopen(f"{aws_url}{path}", timeout=10) as answer:  # noqa: S310 - the user's own endpoint
+        with urllib.request.urlopen(f"{aws_url}{path}", timeout=timeout) as answer:  # noqa: S310 - the user's own endpoint
             return json.load(answer)
     except (OSError, ValueError):
         return None

@@ -39,7 +39,8 @@ def warm_up_seconds(run_seconds: float) -> float:
 
 
 def _held(aws_url: str | None) -> int | None:
-    answer = emulator_json(aws_url, "/_emulator/memory") if aws_url else None
+    # Walked in a forked copy at a low priority: seconds under load.
+    answer = emulator_json(aws_url, "/_emulator/memory", timeout=300) if aws_url else None
     if not isinstance(answer, dict) or not isinstance(answer.get("held_bytes"), dict):
         return None
     return sum(int(value) for value in answer["held_bytes"].values())

@@ -6,7 +6,9 @@ is driven over HTTP with the calls an order causes in the pipeline (the emulator
 ``PublishBatch``), a receive and a batch delete on each queue per ten orders, the email
 ledger's two writes and the audit record. After a warm-up, the traced memory is read before
 ``--orders`` orders, after them, and after every table item and queued message is deleted
-again: what remains then is what the emulator retains that is not data.
+again: what remains then is what the emulator retains that is not data. Beside them, what
+moto's models of the services hold (``local.aws.held_bytes``): the data as the emulator keeps
+it, and the traced bytes per order beyond it.
 
     python -m tests.benchmarks.emulator_memory [--orders 500] [--moto-retention]
 
@@ -27,6 +29,7 @@ from typing import Any
 import boto3
 
 from contracts.sample_data import sample
+from local.aws.held_bytes import held_bytes
 from local.aws.server import EmulatorServer, RoutedOnce, install_fixes
 from local.aws.turns import Turns
 from tests.support.aws import new_stack
@@ -139,6 +142,12 @@ class Pipeline:
                 )
 
 
+def held() -> int:
+    """What moto's models of the pipeline's services hold, walked here (this process is the
+    emulator); its own walk's memory is freed before the next trace is read."""
+    return sum(held_bytes().values())
+
+
 def traced() -> int:
     gc.collect()
     time.sleep(0.2)  # the server thread finishes the answer it is writing
@@ -157,15 +166,21 @@ def main(argv: list[str] | None = None) -> int:
     pipeline = Pipeline(url)
     pipeline.orders_placed(50)  # warm-up: every code path and cache once
     pipeline.data_deleted()
-    base = traced()
+    base, held_base = traced(), held()
     pipeline.orders_placed(args.orders)
-    loaded = traced()
+    loaded, held_loaded = traced(), held()
     pipeline.data_deleted()
     emptied = traced()
+    with_data = (loaded - base) / args.orders
+    data = (held_loaded - held_base) / args.orders
     result: dict[str, Any] = {
         "retention": "moto's" if args.moto_retention else "bounded (local.aws.retention)",
         "orders": args.orders,
-        "bytes_per_order_with_data": round((loaded - base) / args.orders),
+        "bytes_per_order_with_data": round(with_data),
+        # What moto's models of the services hold (local.aws.held_bytes): the tables' items
+        # and stream records, the queues' messages.
+        "bytes_per_order_the_services_hold": round(data),
+        "bytes_per_order_beyond_them": round(with_data - data),
         "bytes_per_order_kept_after_the_data_is_deleted": round((emptied - base) / args.orders),
     }
     print(json.dumps(result, indent=2))

@@ -242,6 +242,7 @@ def environment(moto_url: str, stack: Any, function: str) -> dict[str, str]:
         "POWERTOOLS_METRICS_NAMESPACE": "OrderPipeline",
         "ORDER_TABLE_NAME": names.orders_table,
         "AUDIT_TABLE_NAME": names.audit_table,
+        "IDEMPOTENCY_TABLE_NAME": names.idempotency_table,  # the email ledger's
         "EMAIL_FROM": SENDER,
         "EMAIL_TRANSPORT": "ses",
     }

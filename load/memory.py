@@ -228,6 +228,8 @@ def plot(trend: MemoryTrend, samples: list[Sample], began: float, title: str, ou
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from load.plot import finish
+
     figure, (memory, latency) = plt.subplots(2, 1, sharex=True, figsize=(10, 6.5))
     for role, values in sorted(trend.rss.items(), key=lambda item: -max(item[1] or [0.0])):
         memory.plot(trend.seconds, [v / MB for v in values], label=role)
@@ -244,12 +246,4 @@ def plot(trend: MemoryTrend, samples: list[Sample], began: float, title: str, ou
     x = [t for t in range(0, last + 1, 10) if windows.get(t)]
     latency.plot(x, [percentile(windows[t], 0.95) or 0.0 for t in x], label="p95 per 10 s")
     latency.plot(x, [statistics.median(windows[t]) for t in x], label="median per 10 s", alpha=0.7)
-    latency.set_ylabel("accepted POST /order latency (ms)")
-    latency.set_xlabel("seconds into the run")
-    latency.legend(loc="upper left")
-    latency.grid(alpha=0.3)
-    figure.tight_layout()
-    path = out / "memory.png"
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return finish(figure, latency, out / "memory.png")

@@ -10,6 +10,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from load.scenarios import Scenario
 from load.verdict import VALID_POSTS, Sample, is_error, percentile
@@ -52,12 +54,16 @@ def timeline(samples: list[Sample], scenario: Scenario, began: float, out: Path)
     p95 = [percentile(latencies[t], 0.95) for t in x]
     latency.plot(x, [v if v is not None else float("nan") for v in p50], label="p50")
     latency.plot(x, [v if v is not None else float("nan") for v in p95], label="p95")
+    return finish(figure, latency, out / "timeline.png")
+
+
+def finish(figure: Figure, latency: Axes, path: Path) -> Path:
+    """The latency panel's labels, then the figure written to ``path`` as a PNG."""
     latency.set_ylabel("accepted POST /order latency (ms)")
     latency.set_xlabel("seconds into the run")
     latency.legend(loc="upper left")
     latency.grid(alpha=0.3)
     figure.tight_layout()
-    path = out / "timeline.png"
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path

@@ -138,8 +138,7 @@ class AwsClients:
         """Open and close a client per service, keeping neither client nor connection: botocore's
         service models and endpoint rules stay loaded in the session for the next clients (what
         a SnapStart snapshot should hold)."""
-        for service in services:
-            await self._client(service)
+        await self.open(services)
         await self.close()
 
     async def close(self) -> None:

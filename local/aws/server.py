@@ -60,7 +60,6 @@ import sys
 import time
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -83,7 +82,7 @@ from local.aws import (
     stream_iterators,
     ttl_expiry,
 )
-from local.aws.emulator import STATE_REFUSED
+from local.aws.emulator import STATE_REFUSED, StateKeeping
 from local.aws.turns import AGE_SECONDS, Turns
 from local.aws.usage_meter import UsageMeter
 from local.child_process import announce_ready, hold_lifeline
@@ -431,7 +430,7 @@ class EmulatorServer:
         self.port = port
         self.background_port = 0
         self._runner: web.AppRunner | None = None
-        self.scheduler: OneAtATime | None = None
+        self._scheduler: OneAtATime | None = None
 
     async def start(self) -> None:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -444,7 +443,7 @@ class EmulatorServer:
             if isinstance(self._app, DomainDispatcherApplication)
             else None
         )
-        scheduler = self.scheduler = OneAtATime(
+        scheduler = self._scheduler = OneAtATime(
             self._app, self._turns, self.background_port, direct
         )
         scheduler.saver = self._saver
@@ -463,8 +462,8 @@ class EmulatorServer:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
-        if self.scheduler is not None:
-            await self.scheduler.stop()
+        if self._scheduler is not None:
+            await self._scheduler.stop()
 
 
 async def _freeze_survivors(every: float = FREEZE_SECONDS) -> None:
@@ -487,16 +486,7 @@ def install_fixes(turns: Turns, bounded_retention: bool = True) -> None:
     install_per_request_fixes()
 
 
-@dataclass(frozen=True)
-class Keeping:
-    """Where the emulator keeps its state (``local.aws.state_file``) and how often it saves."""
-
-    state: Path
-    every: float
-    stream_position: Path | None = None
-
-
-def restore(keeping: Keeping) -> None:
+def restore(keeping: StateKeeping) -> None:
     """Restore the saved state, if there is one; ``StateRefused`` when it cannot be."""
     found = state_file.StateFile(keeping.state).read()
     if found is None:
@@ -514,15 +504,14 @@ def restore(keeping: Keeping) -> None:
     print(restored.line(), file=sys.__stdout__, flush=True)
 
 
-async def _serve(host: str, port: int, keeping: Keeping | None = None) -> None:
+async def _serve(host: str, port: int, keeping: StateKeeping | None = None) -> None:
     turns = Turns()
     install_fixes(turns)
-    if keeping is not None:
-        restore(keeping)
     saver = None
     if keeping is not None:
+        restore(keeping)
         saver = state_saver.StateSaver(
-            state_file.StateFile(keeping.state), turns, keeping.every, keeping.stream_position
+            state_file.StateFile(keeping.state), turns, keeping.save_every, keeping.stream_position
         )
     server = EmulatorServer(RoutedOnce(), turns, host, port, saver)
     await server.start()
@@ -572,7 +561,9 @@ def main(argv: list[str] | None = None) -> int:
     except sqs_indexes.UnsupportedMoto as exc:
         print(f"emulator: {exc}", file=sys.stderr)
         return 2
-    keeping = Keeping(args.state, args.save_every, args.stream_position) if args.state else None
+    keeping = (
+        StateKeeping(args.state, args.save_every, args.stream_position) if args.state else None
+    )
     if args.lifeline:
         hold_lifeline()
     try:

@@ -38,12 +38,41 @@ def warm_up_seconds(run_seconds: float) -> float:
     return min(60.0, run_seconds / 5)
 
 
-def _held(aws_url: str | None) -> int | None:
+@dataclass
+class EmulatorMemory:
+    """The emulator's own account (``GET /_emulator/memory``): the data its services hold,
+    and its allocators' live and free bytes (``local.aws.allocators``)."""
+
+    held: int
+    allocators: dict[str, dict[str, int]]
+
+    def allocated(self, allocator: str, *kinds: str) -> int | None:
+        counts = self.allocators.get(allocator) or {}
+        if not all(isinstance(counts.get(kind), int) for kind in kinds):
+            return None
+        return sum(counts[kind] for kind in kinds)
+
+
+# (label, allocator, kinds): the parts of the emulator's growth, as its allocators count them
+ALLOCATOR_PARTS = (
+    ("objects (pymalloc)", "pymalloc", ("live",)),
+    ("free in pymalloc's arenas", "pymalloc", ("free_blocks", "unused_pools")),
+    ("large blocks (glibc)", "glibc", ("live",)),
+    ("free in glibc's heap", "glibc", ("free",)),
+)
+
+
+def _emulator_memory(aws_url: str | None) -> EmulatorMemory | None:
     # Walked in a forked copy at a low priority: seconds under load.
     answer = emulator_json(aws_url, "/_emulator/memory", timeout=300) if aws_url else None
     if not isinstance(answer, dict) or not isinstance(answer.get("held_bytes"), dict):
         return None
-    return sum(int(value) for value in answer["held_bytes"].values())
+    allocators = {
+        name: {k: v for k, v in counts.items() if isinstance(v, int)}
+        for name in ("pymalloc", "glibc")
+        if isinstance(counts := answer.get(name), dict)
+    }
+    return EmulatorMemory(sum(int(v) for v in answer["held_bytes"].values()), allocators)
 
 
 @dataclass
@@ -71,8 +100,28 @@ class MemoryTrend:
     warm_up: float
     growth: list[RoleGrowth] = field(default_factory=list)
     orders: int = 0  # accepted between the warm-up's end and the run's end
-    held_start: int | None = None
-    held_end: int | None = None
+    emulator_start: EmulatorMemory | None = None
+    emulator_end: EmulatorMemory | None = None
+
+    @property
+    def held_start(self) -> int | None:
+        return self.emulator_start.held if self.emulator_start else None
+
+    @property
+    def held_end(self) -> int | None:
+        return self.emulator_end.held if self.emulator_end else None
+
+    def allocator_growth(self) -> dict[str, int]:
+        """Each part of the emulator's growth after the warm-up, in bytes."""
+        start, end = self.emulator_start, self.emulator_end
+        if start is None or end is None:
+            return {}
+        growth = {}
+        for label, allocator, kinds in ALLOCATOR_PARTS:
+            before, after = start.allocated(allocator, *kinds), end.allocated(allocator, *kinds)
+            if before is not None and after is not None:
+                growth[label] = after - before
+        return growth
 
     def failures(self, max_growth: float) -> list[str]:
         return [
@@ -99,6 +148,13 @@ class MemoryTrend:
                 f"  emulator: {emulator.data_bytes / self.orders:.0f} bytes of data an order, "
                 f"{emulator.net_bytes / self.orders:+.0f} bytes beyond it"
             )
+            if parts := self.allocator_growth():
+                lines.append(
+                    "  the emulator's growth as its allocators count it, an order: "
+                    + ", ".join(
+                        f"{label} {grew / self.orders:+.0f} B" for label, grew in parts.items()
+                    )
+                )
         return lines
 
     def as_json(self) -> dict[str, Any]:
@@ -106,6 +162,7 @@ class MemoryTrend:
             "warm_up_seconds": self.warm_up,
             "orders": self.orders,
             "held_bytes": [self.held_start, self.held_end],
+            "allocator_growth_bytes": self.allocator_growth(),
             "growth": [
                 {**vars(g), "net_bytes": g.net_bytes, "share": g.share} for g in self.growth
             ],
@@ -121,7 +178,7 @@ class RssSampler:
         self._warm_up = warm_up
         self._roles: dict[int, str] = {}
         self._samples: list[tuple[float, dict[str, float]]] = []
-        self._held_start: int | None = None
+        self._emulator_start: EmulatorMemory | None = None
         self._marked: int | None = None  # the sample at the warm-up's end
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -153,29 +210,29 @@ class RssSampler:
         while not self._stop.wait(SAMPLE_SECONDS):
             self._sample()
             if self._marked is None and self._samples[-1][0] >= self._warm_up:
-                self._held_start = _held(self._aws_url)
+                self._emulator_start = _emulator_memory(self._aws_url)
                 self._marked = len(self._samples) - 1
 
     def stop(self, orders_after_warm_up: int) -> MemoryTrend:
         self._stop.set()
         self._thread.join()
         self._sample()  # before the emulator walks its data: the walk's own memory is not data
-        held_end = _held(self._aws_url)
+        emulator_end = _emulator_memory(self._aws_url)
         roles = sorted({role for _, sample in self._samples for role in sample})
         trend = MemoryTrend(
             seconds=[t for t, _ in self._samples],
             rss={r: [s.get(r, float("nan")) for _, s in self._samples] for r in roles},
             warm_up=self._warm_up,
             orders=orders_after_warm_up,
-            held_start=self._held_start,
-            held_end=held_end,
+            emulator_start=self._emulator_start,
+            emulator_end=emulator_end,
         )
         if self._marked is None:
             return trend  # the run ended within its warm-up: nothing to compare
         start, end = self._samples[self._marked][1], self._samples[-1][1]
         data = (
-            held_end - self._held_start
-            if held_end is not None and self._held_start is not None
+            trend.held_end - trend.held_start
+            if trend.held_end is not None and trend.held_start is not None
             else 0
         )
         trend.growth = [

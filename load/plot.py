@@ -7,6 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
+from pydantic import ValidationError
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
@@ -17,9 +18,24 @@ from load.scenarios import Scenario
 from load.verdict import VALID_POSTS, Sample, is_error, percentile
 
 
+class SamplesUnreadable(ValueError):
+    """A line of the run's samples is not one (the file cut short, or written to twice)."""
+
+
 def read_samples(path: Path) -> list[Sample]:
+    samples = []
     with path.open(encoding="utf-8", newline="") as stream:
-        return [Sample.model_validate(row) for row in csv.DictReader(stream)]
+        rows = csv.DictReader(stream)
+        for row in rows:
+            try:
+                samples.append(Sample.model_validate(row))
+            except ValidationError as exc:
+                fields = ", ".join(sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]}))
+                raise SamplesUnreadable(
+                    f"{path}, line {rows.line_num}, is not a sample ({fields}): "
+                    "was the run cut short, or did two runs write to the same --out?"
+                ) from None
+    return samples
 
 
 def timeline(samples: list[Sample], scenario: Scenario, began: float, out: Path) -> Path:

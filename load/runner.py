@@ -20,12 +20,16 @@ what was missed is this machine's capacity alone; 2 for a usage error.
 """
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
 import requests
@@ -44,7 +48,7 @@ from load.cost import (
 from load.machine import MachineCost, MachineMeter, find_orders_up
 from load.memory import RssSampler, drift_failure, p95_drift, warm_up_seconds
 from load.memory import plot as plot_memory
-from load.plot import read_samples, timeline
+from load.plot import SamplesUnreadable, read_samples, timeline
 from load.scenarios import Scenario, scenarios
 from load.usage import UsageRecorder
 from load.verdict import VALID_POSTS, Verdict, percentile
@@ -73,6 +77,39 @@ def _locust(args: argparse.Namespace, scenario_json: str, out: Path) -> int:
         *("--stop-timeout", "35", "--only-summary", "--loglevel", "WARNING"),
     ]
     return subprocess.run(command, env=env, check=False).returncode  # noqa: S603
+
+
+@contextlib.contextmanager
+def _stopped_with_locust() -> Iterator[None]:
+    """A ``kill`` (SIGTERM) of ``orders load`` ends its locust too: as SystemExit, it unwinds
+    ``subprocess.run``, which kills the child; left alone, locust ran on for the whole
+    scenario and wrote into the next run's files."""
+
+    def stop(signum: int, _: object) -> None:
+        raise SystemExit(128 + signum)
+
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+class OutInUse(RuntimeError):
+    pass
+
+
+@contextlib.contextmanager
+def _only_run_in(out: Path) -> Iterator[None]:
+    """One run at a time writes to ``out``: two would mix their samples."""
+    with (out / ".lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutInUse(
+                f"orders load: another run is writing to {out}; wait for it or choose another --out"
+            ) from None
+        yield
 
 
 def _ms(value: float | None) -> str:
@@ -221,6 +258,15 @@ def run(args: argparse.Namespace) -> int:
         f"against {args.host}; reports in {out}",
         flush=True,
     )
+    try:
+        with _only_run_in(out), _stopped_with_locust():
+            return _run_in(args, scenario, out, local)
+    except (OutInUse, SamplesUnreadable) as exc:
+        print(exc if isinstance(exc, OutInUse) else f"orders load: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run_in(args: argparse.Namespace, scenario: Scenario, out: Path, local: bool) -> int:
     stack = find_orders_up(urllib.parse.urlsplit(args.host).port or 80) if local else None
     aws_url = _aws_endpoint(args, local)
     meter = MachineMeter(stack, aws_url) if stack is not None else None

@@ -373,6 +373,7 @@ def parser() -> argparse.ArgumentParser:
 
 async def run_up(args: argparse.Namespace) -> int:
     from local.stack import (  # the local extra: see main()
+        EndpointUnusable,
         LocalStack,
         StackOptions,
         StateUnavailable,
@@ -417,6 +418,7 @@ async def run_up(args: argparse.Namespace) -> int:
         FunctionFailed,
         ConfigError,
         StateUnavailable,
+        EndpointUnusable,
         OSError,
     ) as exc:
         print(f"orders up: {exc}", file=sys.stderr)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 import aiohttp
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from api.config import ApiSettings
 from local.aws.emulator import MotoProcess, StateKeeping
@@ -46,6 +47,10 @@ LOCK_FILE = "lock"
 
 class StateUnavailable(RuntimeError):
     pass
+
+
+class EndpointUnusable(RuntimeError):
+    """The AWS endpoint refused provisioning, or the settings to reach it are missing."""
 
 
 def _seconds_between(start: str, end: str) -> float:
@@ -143,6 +148,16 @@ class LocalStack:
         clients = AwsClients(endpoint_url=self.endpoint_url, config=PROVISIONING_CONFIG)
         try:
             self.provisioned = await provision(clients, ResourceNames(opts.env_name))
+        except (BotoCoreError, ClientError) as exc:
+            yours = (
+                " (AWS_ENDPOINT_URL is set: its region and credentials are your AWS settings, "
+                "e.g. AWS_DEFAULT_REGION)"
+                if external and isinstance(exc, NoRegionError | NoCredentialsError)
+                else ""
+            )
+            raise EndpointUnusable(
+                f"could not provision on {self.endpoint_url}: {exc}{yours}"
+            ) from None
         finally:
             await clients.close()
         names = self.provisioned.names

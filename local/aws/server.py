@@ -82,6 +82,7 @@ from local.aws import (
     stream_iterators,
     ttl_expiry,
 )
+from local.aws.allocators import allocator_bytes
 from local.aws.emulator import STATE_REFUSED, StateKeeping
 from local.aws.turns import AGE_SECONDS, Turns
 from local.aws.usage_meter import UsageMeter
@@ -328,15 +329,19 @@ class OneAtATime:
         return await done
 
     async def _memory(self) -> dict[str, Any]:
-        """The process's resident bytes and what moto holds of them (``local.aws.held_bytes``,
-        walked in a forked copy: the walk's own memory stays out of the emulator)."""
+        """The process's resident bytes, what moto holds of them (``local.aws.held_bytes``) and
+        what the allocators count (``local.aws.allocators``), both on a forked copy: the walk's
+        own memory stays out of the emulator."""
+
+        def counted() -> bytes:
+            # the allocators first: the walk's own objects would count otherwise
+            allocators = allocator_bytes()
+            return json.dumps({"allocators": allocators, "held": held_bytes.held_bytes()}).encode()
 
         def measured() -> dict[str, Any]:
             rss = resident_bytes()
-            held = forked_copy.on_a_copy(
-                self._turns, lambda: json.dumps(held_bytes.held_bytes()).encode()
-            )
-            return {"rss_bytes": rss, "held_bytes": json.loads(held)}
+            copy = json.loads(forked_copy.on_a_copy(self._turns, counted))
+            return {"rss_bytes": rss, "held_bytes": copy["held"], **copy["allocators"]}
 
         return await asyncio.get_running_loop().run_in_executor(self._threads, measured)
 

@@ -1,16 +1,18 @@
 """What the emulator keeps per order beyond the data, measured with tracemalloc.
 
 The emulator (``local.aws.server``'s server and fixes) runs in this process, on a thread, and
-is driven over HTTP with the calls an order causes in the pipeline (the emulator's own count,
+is driven over HTTP from another process (so that only the emulator's memory is traced, not
+the clients') with the calls an order causes in the pipeline (the emulator's own count,
 ``orders load``'s "AWS calls per order"): the Orders item, the publish (ten to a
 ``PublishBatch``), a receive and a batch delete on each queue per ten orders, the email
-ledger's two writes and the audit record. After a warm-up, the traced memory is read before
-``--orders`` orders, after them, and after every table item and queued message is deleted
-again: what remains then is what the emulator retains that is not data. Beside them, what
-moto's models of the services hold (``local.aws.held_bytes``): the data as the emulator keeps
-it, and the traced bytes per order beyond it.
+ledger's two writes and the audit record. The warm-up fills what the emulator keeps bounded
+(the last ``DELETED_KEPT`` receipt handles of each queue), then the traced memory is read
+before ``--orders`` orders, after them, and after every table item and queued message is
+deleted again: what remains then is what the emulator retains that is not data. Beside them,
+what moto's models of the services hold (``local.aws.held_bytes``, walked on a forked copy):
+the data as the emulator keeps it, and the traced bytes per order beyond it.
 
-    python -m tests.benchmarks.emulator_memory [--orders 500] [--moto-retention]
+    python -m tests.benchmarks.emulator_memory [--orders 2500] [--moto-retention]
 
 ``--moto-retention`` leaves moto's own retention (``local.aws.retention`` not installed), for
 the figure before.
@@ -20,6 +22,7 @@ import argparse
 import asyncio
 import gc
 import json
+import multiprocessing
 import threading
 import time
 import tracemalloc
@@ -29,15 +32,16 @@ from typing import Any
 import boto3
 
 from contracts.sample_data import sample
+from local.aws.forked_copy import on_a_copy
 from local.aws.held_bytes import held_bytes
+from local.aws.retention import DELETED_KEPT
 from local.aws.server import EmulatorServer, RoutedOnce, install_fixes
 from local.aws.turns import Turns
 from tests.support.aws import new_stack
 from tests.support.moto_server import free_port, use_local_credentials
 
 
-def start_emulator(moto_retention: bool) -> str:
-    turns = Turns()
+def start_emulator(moto_retention: bool, turns: Turns) -> str:
     install_fixes(turns, bounded_retention=not moto_retention)
     port = free_port()
     started = threading.Event()
@@ -142,10 +146,48 @@ class Pipeline:
                 )
 
 
-def held() -> int:
-    """What moto's models of the pipeline's services hold, walked here (this process is the
-    emulator); its own walk's memory is freed before the next trace is read."""
-    return sum(held_bytes().values())
+def drive(url: str, commands: Any) -> None:
+    """The client process: runs each command it is sent, answers when it is done."""
+    use_local_credentials()
+    pipeline = Pipeline(url)
+    while (command := commands.recv()) is not None:
+        kind, count = command
+        if kind == "place":
+            pipeline.orders_placed(count)
+        else:
+            pipeline.data_deleted()
+        commands.send("done")
+
+
+class Driver:
+    """The pipeline's calls, made by another process."""
+
+    def __init__(self, url: str):
+        spawn = multiprocessing.get_context("spawn")
+        self._commands, theirs = spawn.Pipe()
+        self._process = spawn.Process(target=drive, args=(url, theirs), daemon=True)
+        self._process.start()
+
+    def _run(self, kind: str, count: int = 0) -> None:
+        self._commands.send((kind, count))
+        if self._commands.recv() != "done":
+            raise RuntimeError("the driver failed")
+
+    def orders_placed(self, count: int) -> None:
+        self._run("place", count)
+
+    def data_deleted(self) -> None:
+        self._run("delete")
+
+    def close(self) -> None:
+        self._commands.send(None)
+        self._process.join(30)
+
+
+def held(turns: Turns) -> int:
+    """What moto's models of the pipeline's services hold, walked on a forked copy (the walk
+    makes every instance's attribute dict real, ``local.aws.held_bytes``)."""
+    return sum(json.loads(on_a_copy(turns, lambda: json.dumps(held_bytes()).encode())).values())
 
 
 def traced() -> int:
@@ -157,20 +199,24 @@ def traced() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=500)
+    parser.add_argument("--orders", type=int, default=2500)
     parser.add_argument("--moto-retention", action="store_true")
     args = parser.parse_args(argv)
     use_local_credentials()
     tracemalloc.start()
-    url = start_emulator(args.moto_retention)
-    pipeline = Pipeline(url)
-    pipeline.orders_placed(50)  # warm-up: every code path and cache once
+    turns = Turns()
+    url = start_emulator(args.moto_retention, turns)
+    pipeline = Driver(url)
+    # warm-up: every code path and cache once, and each queue's bounded record of deleted
+    # receipt handles full (one handle an order per queue)
+    pipeline.orders_placed(DELETED_KEPT + 50)
     pipeline.data_deleted()
-    base, held_base = traced(), held()
+    base, held_base = traced(), held(turns)
     pipeline.orders_placed(args.orders)
-    loaded, held_loaded = traced(), held()
+    loaded, held_loaded = traced(), held(turns)
     pipeline.data_deleted()
     emptied = traced()
+    pipeline.close()
     with_data = (loaded - base) / args.orders
     data = (held_loaded - held_base) / args.orders
     result: dict[str, Any] = {

@@ -1,6 +1,7 @@
 """The soak's judgement of memory and latency (``load.memory``), from made-up samples, and the
 emulator's measure of the data it holds (``local.aws.held_bytes``) and its forked copies."""
 
+import json
 import os
 import sys
 
@@ -8,6 +9,7 @@ import pytest
 
 from load.memory import (
     MB,
+    EmulatorMemory,
     MemoryTrend,
     RoleGrowth,
     drift_failure,
@@ -16,6 +18,8 @@ from load.memory import (
 )
 from load.scenarios import scenarios
 from load.verdict import Sample
+from local.aws import held_bytes
+from local.aws.allocators import allocator_bytes
 from local.aws.forked_copy import CopyFailed, on_a_copy
 from local.aws.held_bytes import deep_size
 from local.aws.turns import Turns
@@ -25,7 +29,12 @@ BEGAN = 1_000_000.0
 
 def _trend(*growth: RoleGrowth) -> MemoryTrend:
     return MemoryTrend(
-        seconds=[], rss={}, warm_up=60, growth=list(growth), orders=1000, held_start=0
+        seconds=[],
+        rss={},
+        warm_up=60,
+        growth=list(growth),
+        orders=1000,
+        emulator_start=EmulatorMemory(0, {}),
     )
 
 
@@ -96,6 +105,57 @@ def test_deep_size_counts_each_object_once_and_leaves_shared_ones_out() -> None:
     size = deep_size(data, seen)
     assert sys.getsizeof(shared) < size < 2 * sys.getsizeof(shared) + 1000
     assert deep_size(data, seen) == 0  # already counted
+
+
+class _Record:
+    """An instance whose attributes CPython 3.11 and 3.12 keep beside it (a managed dict)."""
+
+    def __init__(self, n: int):
+        self.name = f"record {n}"
+        self.count = n
+        self.tags = ["a", "b"]
+
+
+def _live() -> int:
+    counts = allocator_bytes()
+    return counts["pymalloc"]["live"] + counts["glibc"]["live"]
+
+
+def _measured_on_a_copy(count: int, values_apart: bool = True) -> tuple[int, int]:
+    """(the allocators' live bytes grown by ``count`` records, their deep size), both in a
+    forked copy: the walk makes the records' dicts real, which this process must not keep."""
+
+    def work() -> bytes:
+        held_bytes._SIZES_VALUES_APART = values_apart and held_bytes._SIZES_VALUES_APART
+        before = _live()
+        records = [_Record(n) for n in range(count)]
+        grown = _live() - before
+        return json.dumps([grown, deep_size(records, set())]).encode()
+
+    grown, deep = json.loads(on_a_copy(Turns(), work))
+    return grown, deep
+
+
+def test_deep_size_counts_what_the_allocators_hold_for_the_objects() -> None:
+    grown, deep = _measured_on_a_copy(5000)
+    assert 0.95 * grown < deep < 1.05 * grown
+    if sys.version_info < (3, 13):  # the attribute values kept beside each instance count
+        grown, deep = _measured_on_a_copy(5000, values_apart=False)
+        assert deep < 0.9 * grown
+
+
+def test_the_allocators_count_live_bytes_that_grow_with_the_objects_kept() -> None:
+    def work() -> bytes:
+        before = allocator_bytes()
+        kept = [f"item {n}" * 4 for n in range(50_000)]
+        after = allocator_bytes()
+        return json.dumps([before, after, len(kept)]).encode()
+
+    before, after, _ = json.loads(on_a_copy(Turns(), work))
+    assert set(before["pymalloc"]) == {"live", "free_blocks", "unused_pools", "arenas"}
+    assert set(before["glibc"]) == {"live", "free", "mapped"}
+    grew = after["pymalloc"]["live"] - before["pymalloc"]["live"]
+    assert 50_000 * 60 < grew < 50_000 * 120  # ~70-byte strings and the list's pointers
 
 
 def test_work_on_a_copy_answers_or_says_why_it_failed() -> None:

@@ -1,8 +1,10 @@
 """``orders`` argument handling and the stage throttle, without starting anything."""
 
 import io
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +12,7 @@ from local.child_process import last_words
 from local.cli import parser
 from local.commands.progress import StepProgress
 from local.gateway.throttle import TokenBucket
+from tests.support.moto_server import free_port
 
 
 @pytest.mark.parametrize(
@@ -98,6 +101,61 @@ def test_zero_burst_is_refused_before_anything_starts() -> None:
     assert result.returncode == 2
     assert "--burst must be at least 1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {},
+            "could not provision on http://127.0.0.1:9: You must specify a region. "
+            "(AWS_ENDPOINT_URL is set: its region and credentials are your AWS settings, "
+            "e.g. AWS_DEFAULT_REGION)",
+        ),
+        (
+            {"AWS_DEFAULT_REGION": "us-east-1"},
+            "could not provision on http://127.0.0.1:9: Could not connect to the endpoint URL: "
+            '"http://127.0.0.1:9/"',
+        ),
+    ],
+    ids=["no-region", "nothing-listens"],
+)
+def test_an_endpoint_of_the_users_that_cannot_be_used_is_named_in_one_line(
+    tmp_path: Path, settings: dict[str, str], message: str
+) -> None:
+    """Port 9 (discard): nothing listens there; the stack stops before any process starts."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE"}
+    }
+    env.update(
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_CONFIG_FILE=str(tmp_path / "no-config"),
+        **settings,
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "local.cli",
+            "up",
+            "--port",
+            str(free_port()),
+            "--state",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env=env,
+        cwd=Path(__file__).parents[2],
+    )
+    assert result.returncode == 1
+    assert result.stderr == f"orders up: {message}\n"
 
 
 class Clock:

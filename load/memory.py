@@ -3,7 +3,7 @@ role, and whether any of it grew beyond the data the run stored.
 
 Read from outside, as ``load.machine`` reads CPU: the processes of ``orders up`` from the
 process table, the emulator's data from its ``GET /_emulator/memory`` (what moto's models of
-the pipeline's services hold, ``local.aws.held_bytes``), asked twice: when the warm-up ends
+the pipeline's services' data takes, ``local.aws.held_bytes``), asked twice: when the warm-up ends
 and when the load does. From the warm-up's end to the run's end, a process's RSS may grow by
 at most ``max_growth`` of itself, the emulator's once the growth of its data is taken out:
 more is memory kept for every order that no table or queue holds, which would grow for as long
@@ -57,7 +57,7 @@ class EmulatorMemory:
 ALLOCATOR_PARTS = (
     ("objects (pymalloc)", "pymalloc", ("live",)),
     ("free in pymalloc's arenas", "pymalloc", ("free_blocks", "unused_pools")),
-    ("large blocks (glibc)", "glibc", ("live",)),
+    ("large blocks (glibc)", "glibc", ("live", "mapped")),
     ("free in glibc's heap", "glibc", ("free",)),
 )
 
@@ -190,10 +190,11 @@ class RssSampler:
             processes = [self._root, *self._root.children(recursive=True)]
         except psutil.Error:
             return  # the stack is gone
+        emulators = {pid for pid, role in self._roles.items() if role == EMULATOR}
         for process in processes:
             try:
-                if process.name() == EMULATOR_COPY:
-                    continue  # its pages are the emulator's, shared
+                if process.name() == EMULATOR_COPY or process.ppid() in emulators:
+                    continue  # a copy: its pages are the emulator's, shared
                 role = self._roles.get(process.pid) or role_of(process.cmdline())
                 by_role[role] += process.memory_info().rss
             except psutil.Error:
@@ -216,7 +217,7 @@ class RssSampler:
     def stop(self, orders_after_warm_up: int) -> MemoryTrend:
         self._stop.set()
         self._thread.join()
-        self._sample()  # before the emulator walks its data: the walk's own memory is not data
+        self._sample()  # before the emulator measures its data on a forked copy
         emulator_end = _emulator_memory(self._aws_url)
         roles = sorted({role for _, sample in self._samples for role in sample})
         trend = MemoryTrend(
@@ -290,6 +291,16 @@ def plot(trend: MemoryTrend, samples: list[Sample], began: float, title: str, ou
     figure, (memory, latency) = plt.subplots(2, 1, sharex=True, figsize=(10, 6.5))
     for role, values in sorted(trend.rss.items(), key=lambda item: -max(item[1] or [0.0])):
         memory.plot(trend.seconds, [v / MB for v in values], label=role)
+    emulator = next((g for g in trend.growth if g.role == EMULATOR), None)
+    if emulator is not None and emulator.data_bytes and trend.seconds:
+        # where the emulator would end had it grown by its data alone (measured at both ends)
+        memory.plot(
+            [trend.warm_up, trend.seconds[-1]],
+            [emulator.start_bytes / MB, (emulator.start_bytes + emulator.data_bytes) / MB],
+            color="0.3",
+            linestyle=":",
+            label="emulator at its start + its data",
+        )
     memory.axvline(trend.warm_up, color="0.6", linestyle="--", label="end of warm-up")
     memory.set_ylabel("resident memory (MB)")
     memory.legend(loc="upper left", fontsize=8)

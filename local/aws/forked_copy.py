@@ -15,6 +15,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import signal
 from collections.abc import Callable
 
 from local.aws.turns import Turns
@@ -35,10 +36,22 @@ def _name_this_process(name: bytes) -> None:
         libc.prctl(_PR_SET_NAME, ctypes.c_char_p(name), 0, 0, 0)
 
 
+def _own_signals() -> None:
+    """The copy shares the emulator's signal wakeup socket (asyncio's): a signal sent to the
+    copy reached the emulator's loop as its own, and a ``kill`` of a copy stopped the emulator.
+    The copy takes the signals' default actions instead."""
+    with contextlib.suppress(ValueError):
+        signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(sig, signal.SIG_DFL)
+
+
 def _child(work: Callable[[], bytes], writer: int) -> None:
     """In the copy: do the work, send its answer (or its failure), exit. Never returns."""
     code = 1
     try:
+        _own_signals()
         _name_this_process(CHILD_NAME)
         os.nice(NICENESS)
         answer = work()

@@ -329,12 +329,12 @@ class OneAtATime:
         return await done
 
     async def _memory(self) -> dict[str, Any]:
-        """The process's resident bytes, what moto holds of them (``local.aws.held_bytes``) and
-        what the allocators count (``local.aws.allocators``), both on a forked copy: the walk's
-        own memory stays out of the emulator."""
+        """The process's resident bytes, what its allocators count (``local.aws.allocators``)
+        and what of it the services' data takes (``local.aws.held_bytes``), both on a forked
+        copy: the measuring empties the services, and its own memory stays out."""
 
         def counted() -> bytes:
-            # the allocators first: the walk's own objects would count otherwise
+            # the allocators first, as they were at the fork
             allocators = allocator_bytes()
             return json.dumps({"allocators": allocators, "held": held_bytes.held_bytes()}).encode()
 

@@ -9,8 +9,8 @@ ledger's two writes and the audit record. The warm-up fills what the emulator ke
 (the last ``DELETED_KEPT`` receipt handles of each queue), then the traced memory is read
 before ``--orders`` orders, after them, and after every table item and queued message is
 deleted again: what remains then is what the emulator retains that is not data. Beside them,
-what moto's models of the services hold (``local.aws.held_bytes``, walked on a forked copy):
-the data as the emulator keeps it, and the traced bytes per order beyond it.
+what the services' data takes (``local.aws.held_bytes``: what emptying them frees, on a forked
+copy): the data as the emulator keeps it, and the traced bytes per order beyond it.
 
     python -m tests.benchmarks.emulator_memory [--orders 2500] [--moto-retention]
 
@@ -185,8 +185,8 @@ class Driver:
 
 
 def held(turns: Turns) -> int:
-    """What moto's models of the pipeline's services hold, walked on a forked copy (the walk
-    makes every instance's attribute dict real, ``local.aws.held_bytes``)."""
+    """What the pipeline's services' data takes, measured on a forked copy (the measure
+    empties the services, ``local.aws.held_bytes``)."""
     return sum(json.loads(on_a_copy(turns, lambda: json.dumps(held_bytes()).encode())).values())
 
 

@@ -1,9 +1,12 @@
 """The soak's judgement of memory and latency (``load.memory``), from made-up samples, and the
-emulator's measure of the data it holds (``local.aws.held_bytes``) and its forked copies."""
+emulator's measure of the data it holds (``local.aws.held_bytes``, ``local.aws.allocators``) and
+its forked copies."""
 
+import asyncio
+import gc
 import json
 import os
-import sys
+import signal
 
 import pytest
 
@@ -18,10 +21,9 @@ from load.memory import (
 )
 from load.scenarios import scenarios
 from load.verdict import Sample
-from local.aws import held_bytes
 from local.aws.allocators import allocator_bytes
 from local.aws.forked_copy import CopyFailed, on_a_copy
-from local.aws.held_bytes import deep_size
+from local.aws.held_bytes import held_bytes, live_bytes
 from local.aws.turns import Turns
 
 BEGAN = 1_000_000.0
@@ -98,50 +100,47 @@ def test_the_soak_scenario_sets_the_memory_and_drift_thresholds() -> None:
     assert warm_up_seconds(120) == 24
 
 
-def test_deep_size_counts_each_object_once_and_leaves_shared_ones_out() -> None:
-    shared = "x" * 1000
-    data = {"a": [shared, shared], "b": (shared,), "f": len, "t": int}
-    seen: set[int] = set()
-    size = deep_size(data, seen)
-    assert sys.getsizeof(shared) < size < 2 * sys.getsizeof(shared) + 1000
-    assert deep_size(data, seen) == 0  # already counted
-
-
-class _Record:
-    """An instance whose attributes CPython 3.11 and 3.12 keep beside it (a managed dict)."""
-
-    def __init__(self, n: int):
-        self.name = f"record {n}"
-        self.count = n
-        self.tags = ["a", "b"]
-
-
-def _live() -> int:
-    counts = allocator_bytes()
-    return counts["pymalloc"]["live"] + counts["glibc"]["live"]
-
-
-def _measured_on_a_copy(count: int, values_apart: bool = True) -> tuple[int, int]:
-    """(the allocators' live bytes grown by ``count`` records, their deep size), both in a
-    forked copy: the walk makes the records' dicts real, which this process must not keep."""
+def test_the_data_is_what_emptying_the_services_frees_and_nothing_else() -> None:
+    """moto in process (``mock_aws``) on a forked copy: the measure empties the services. With
+    the emulator's retention bounds, as it runs: moto's own instance tracking would keep every
+    item beside its table."""
 
     def work() -> bytes:
-        held_bytes._SIZES_VALUES_APART = values_apart and held_bytes._SIZES_VALUES_APART
-        before = _live()
-        records = [_Record(n) for n in range(count)]
-        grown = _live() - before
-        return json.dumps([grown, deep_size(records, set())]).encode()
+        import boto3
+        from moto import mock_aws
 
-    grown, deep = json.loads(on_a_copy(Turns(), work))
-    return grown, deep
+        from local.aws import retention
 
+        retention.install()
+        with mock_aws():
+            dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+            dynamodb.create_table(
+                TableName="Orders",
+                KeySchema=[{"AttributeName": "OrderId", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "OrderId", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            gc.collect()
+            before = live_bytes()
+            for n in range(2000):
+                dynamodb.put_item(
+                    TableName="Orders",
+                    Item={"OrderId": {"S": f"order-{n}"}, "Body": {"S": "x" * 400 + str(n)}},
+                )
+            gc.collect()
+            grown = live_bytes() - before
+            kept_beside = ["y" * 400 + str(n) for n in range(2000)]  # not the services' data
+            held = held_bytes()
+        return json.dumps([grown, held, len(kept_beside)]).encode()
 
-def test_deep_size_counts_what_the_allocators_hold_for_the_objects() -> None:
-    grown, deep = _measured_on_a_copy(5000)
-    assert 0.95 * grown < deep < 1.05 * grown
-    if sys.version_info < (3, 13):  # the attribute values kept beside each instance count
-        grown, deep = _measured_on_a_copy(5000, values_apart=False)
-        assert deep < 0.9 * grown
+    grown, held, _ = json.loads(on_a_copy(Turns(), work))
+    assert held["dynamodb"] > 2000 * 400
+    # the items, as their allocators hold them: what the puts grew the live bytes by, less
+    # what the client and moto kept of the 2,000 calls besides
+    assert 0.8 * grown < held["dynamodb"] <= grown
+    # empty services free next to nothing
+    assert held["sqs"] < 50_000
+    assert held["sns"] < 50_000
 
 
 def test_the_allocators_count_live_bytes_that_grow_with_the_objects_kept() -> None:
@@ -169,3 +168,26 @@ def test_work_on_a_copy_answers_or_says_why_it_failed() -> None:
     with pytest.raises(CopyFailed, match="ValueError: no room on the disk"):
         on_a_copy(turns, fails)
     assert turns.waiting == (0, 0)  # the turn was given back
+
+
+def test_a_signal_to_a_copy_is_the_copys_not_the_emulators() -> None:
+    """The emulator stops on SIGTERM through asyncio's handler; a copy killed by someone ends
+    alone (it once shared the handler's wakeup socket and stopped the emulator)."""
+    loop = asyncio.new_event_loop()
+    received: list[int] = []
+    loop.add_signal_handler(signal.SIGTERM, received.append, signal.SIGTERM)
+    try:
+
+        def killed() -> bytes:
+            os.kill(os.getpid(), signal.SIGTERM)
+            return b"lived on"
+
+        with pytest.raises(CopyFailed, match="status"):
+            on_a_copy(Turns(), killed)
+        # a byte on the wakeup socket would be here already: the copy has exited
+        loop.run_until_complete(asyncio.sleep(0.05))
+        loop.run_until_complete(asyncio.sleep(0.05))
+        assert received == []
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        loop.close()

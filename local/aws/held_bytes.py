@@ -18,6 +18,7 @@ A reset empties the copy it runs in: call ``held_bytes`` on a copy, never in the
 """
 
 import gc
+from collections.abc import Callable
 from typing import Any
 
 from moto.core.base_backend import BackendDict
@@ -43,17 +44,18 @@ def _reset(backends: BackendDict[Any]) -> None:
             backend.reset()
 
 
-def held_bytes() -> dict[str, int]:
-    """Bytes each service's data takes; empties the services (on a copy only)."""
+def held_bytes(live: Callable[[], int] = live_bytes) -> dict[str, int]:
+    """Bytes each service's data takes, as ``live`` counts the process's bytes (the allocators'
+    live bytes, or tracemalloc's traced ones); empties the services (on a copy only)."""
     gc.unfreeze()  # what the emulator froze would otherwise outlive the reset
     gc.collect()
     held = {}
-    before = live_bytes()
+    before = live()
     for service, backends in BACKENDS.items():
         for reached in (backends, *_WITH.get(service, ())):
             _reset(reached)
         gc.collect()
-        after = live_bytes()
+        after = live()
         held[service] = before - after
         before = after
     return held

@@ -54,14 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     use_local_credentials()
     loops = [loop_ms()]
-    pipeline = Pipeline(start_emulator(moto_retention=False))
+    turns = Turns()
+    pipeline = Pipeline(start_emulator(moto_retention=False, turns=turns))
     pipeline.orders_placed(args.orders)
     payload = moto_state.capture()
     file = StateFile(Path(tempfile.mkdtemp(prefix="state-save-")) / "aws.state")
     capture = timed_ms(args.runs, moto_state.capture)
     write = timed_ms(args.runs, lambda: file.write(payload, None))
     read = timed_ms(args.runs, file.read)
-    saver = StateSaver(file, Turns(), every=3600)
+    saver = StateSaver(file, turns, every=3600)
 
     def save() -> None:
         saver.changed()

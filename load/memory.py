@@ -2,8 +2,8 @@
 role, and whether any of it grew beyond the data the run stored.
 
 Read from outside, as ``load.machine`` reads CPU: the processes of ``orders up`` from the
-process table, the emulator's data from its ``GET /_emulator/memory`` (what moto's models of
-the pipeline's services' data takes, ``local.aws.held_bytes``), asked twice: when the warm-up ends
+process table, the emulator's data from its ``GET /_emulator/memory`` (what the pipeline's
+services' data takes in it, ``local.aws.held_bytes``), asked twice: when the warm-up ends
 and when the load does. From the warm-up's end to the run's end, a process's RSS may grow by
 at most ``max_growth`` of itself, the emulator's once the growth of its data is taken out:
 more is memory kept for every order that no table or queue holds, which would grow for as long

@@ -107,7 +107,7 @@ def _only_run_in(out: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise OutInUse(
-                f"orders load: another run is writing to {out}; wait for it or choose another --out"
+                f"another run is writing to {out}; wait for it or choose another --out"
             ) from None
         yield
 
@@ -262,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
         with _only_run_in(out), _stopped_with_locust():
             return _run_in(args, scenario, out, local)
     except (OutInUse, SamplesUnreadable) as exc:
-        print(exc if isinstance(exc, OutInUse) else f"orders load: {exc}", file=sys.stderr)
+        print(f"orders load: {exc}", file=sys.stderr)
         return 1
 
 

@@ -13,7 +13,6 @@ allocators are the emulator's, page for page, at the moment of the fork.
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import re
 import sys
@@ -71,8 +70,7 @@ def glibc_bytes() -> dict[str, int]:
     """glibc malloc's count (``mallinfo2``): ``live`` (in use), ``free`` (kept in its heap),
     ``mapped`` (large blocks, each its own mapping); {} on another C library."""
     with contextlib.suppress(OSError, AttributeError, TypeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
-        mallinfo2 = libc.mallinfo2
+        mallinfo2 = ctypes.CDLL(None).mallinfo2  # the C library this process already runs on
         mallinfo2.restype = _MallInfo2
         info = mallinfo2()
         return {"live": info.uordblks, "free": info.fordblks, "mapped": info.hblkhd}

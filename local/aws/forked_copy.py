@@ -13,7 +13,6 @@ are mostly the emulator's own, shared.
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import signal
 from collections.abc import Callable
@@ -32,7 +31,8 @@ class CopyFailed(RuntimeError):
 
 def _name_this_process(name: bytes) -> None:
     with contextlib.suppress(OSError, AttributeError, TypeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        # the C library this process already runs on (``find_library`` runs ``ldconfig``)
+        libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_NAME, ctypes.c_char_p(name), 0, 0, 0)
 
 

@@ -6,14 +6,14 @@ Why not ``python -m moto.server``: it serves through werkzeug's development serv
 answers every request with ``Connection: close``, so each AWS call opened a TCP connection and
 a server thread (100 orders opened ~850).
 
-Here aiohttp serves HTTP/1.1 with keep-alive (its parser is C), and each request runs moto
-*inline*, on the event loop's thread, one after another. moto is written for neither
-concurrency nor speed: its backends are plain dicts and lists, a conditional write checks and
-then writes in two steps, and every call costs about a millisecond of Python. Threads bought
-nothing but handing the GIL back and forth: measured with waitress (a thread pool behind a
-Python HTTP parser), a PutItem cost 1.4 ms of emulator CPU, and during a backlog drain an
-API call's median went from 4 ms to 10 ms and its p95 to 46-90 ms, while the work inside moto
-took 1.4 ms.
+Here HTTP/1.1 is served with keep-alive (``local.aws.http_connection``: httptools' parser, in
+C, and one write per answer), and each request runs moto *inline*, on the event loop's thread,
+one after another. moto is written for neither concurrency nor speed: its backends are plain
+dicts and lists, a conditional write checks and then writes in two steps, and every call costs
+about a millisecond of Python. Threads bought nothing but handing the GIL back and forth:
+measured with waitress (a thread pool behind a Python HTTP parser), a PutItem cost 1.4 ms of
+emulator CPU, and during a backlog drain an API call's median went from 4 ms to 10 ms and its
+p95 to 46-90 ms, while the work inside moto took 1.4 ms.
 
 Two ports, two classes of request. The API uses the main port; the consumers use the second,
 and a waiting request from the main port always runs before a waiting one from the second (one
@@ -49,6 +49,7 @@ Started by ``local.aws.emulator.MotoProcess`` on a lifeline (``local.child_proce
 import argparse
 import asyncio
 import contextlib
+import functools
 import gc
 import io
 import json
@@ -58,12 +59,13 @@ import signal
 import socket
 import sys
 import time
+import weakref
 from collections import Counter, deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from aiohttp import web
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from local.aws import (
@@ -84,6 +86,7 @@ from local.aws import (
 )
 from local.aws.allocators import allocator_bytes
 from local.aws.emulator import STATE_REFUSED, StateKeeping
+from local.aws.http_connection import Answer, HttpConnection, HttpRequest
 from local.aws.turns import AGE_SECONDS, Turns
 from local.aws.usage_meter import UsageMeter
 from local.child_process import announce_ready, hold_lifeline
@@ -100,8 +103,6 @@ USAGE_PATH = "/_emulator/usage"  # GET: what they would be billed for (``local.a
 MEMORY_PATH = "/_emulator/memory"  # GET: its resident bytes and what moto holds of them
 STATE_PATH = "/_emulator/state"  # GET: whether every change is saved (``local.aws.state_saver``)
 FREEZE_SECONDS = 1.0
-# Response headers that belong to one connection, set by the server itself.
-_HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"}
 
 
 class RoutedOnce(DomainDispatcherApplication):
@@ -123,8 +124,10 @@ class RoutedOnce(DomainDispatcherApplication):
         return backend
 
 
-def wsgi_environ(request: web.Request, body: bytes) -> "WSGIEnvironment":
-    host, port = request.transport.get_extra_info("sockname")[:2] if request.transport else ("", 0)
+def wsgi_environ(request: HttpRequest) -> "WSGIEnvironment":
+    sockname = request.connection.sockname
+    peername = request.connection.peername
+    body = request.body
     environ: dict[str, Any] = {
         "REQUEST_METHOD": request.method,
         "SCRIPT_NAME": "",
@@ -132,21 +135,21 @@ def wsgi_environ(request: web.Request, body: bytes) -> "WSGIEnvironment":
         "QUERY_STRING": request.query_string,
         "RAW_URI": request.raw_path,
         "REQUEST_URI": request.raw_path,
-        "SERVER_NAME": str(host),
-        "SERVER_PORT": str(port),
-        "SERVER_PROTOCOL": f"HTTP/{request.version.major}.{request.version.minor}",
-        "REMOTE_ADDR": request.remote or "",
-        "CONTENT_TYPE": request.headers.get("Content-Type", ""),
+        "SERVER_NAME": str(sockname[0]),
+        "SERVER_PORT": str(sockname[1]),
+        "SERVER_PROTOCOL": f"HTTP/{request.version}",
+        "REMOTE_ADDR": str(peername[0]),
+        "CONTENT_TYPE": request.header("content-type"),
         "CONTENT_LENGTH": str(len(body)),
         "wsgi.version": (1, 0),
-        "wsgi.url_scheme": request.scheme,
+        "wsgi.url_scheme": "http",
         "wsgi.input": io.BytesIO(body),
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": True,
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
     }
-    for name, value in request.headers.items():
+    for name, value in request.headers:
         key = name.upper().replace("-", "_")
         if "_" in name or key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
             continue  # as WSGI servers do: X_Foo must not pass for X-Foo
@@ -155,7 +158,7 @@ def wsgi_environ(request: web.Request, body: bytes) -> "WSGIEnvironment":
     return environ
 
 
-def call_wsgi(app: "WSGIApplication", environ: "WSGIEnvironment") -> web.Response:
+def call_wsgi(app: "WSGIApplication", environ: "WSGIEnvironment") -> Answer:
     started: list[Any] = []
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -170,20 +173,11 @@ def call_wsgi(app: "WSGIApplication", environ: "WSGIEnvironment") -> web.Respons
         if close is not None:
             close()
     status, headers = started
-    return web_response(int(status.split(" ", 1)[0]), headers, body)
+    return int(status.split(" ", 1)[0]), list(headers), body
 
 
-def web_response(status: int, headers: list[tuple[str, str]], body: bytes) -> web.Response:
-    response = web.Response(status=status, body=body)
-    for name, value in headers:
-        if name.lower() not in _HOP_BY_HOP:
-            response.headers.add(name, value)
-    return response
-
-
-def _bytes(response: web.Response) -> bytes:
-    body = response.body
-    return bytes(body) if isinstance(body, (bytes, bytearray)) else b""
+def json_answer(value: Any) -> Answer:
+    return 200, [("Content-Type", "application/json; charset=utf-8")], json.dumps(value).encode()
 
 
 _QUERY_ACTION = re.compile(rb"(?:^|&)Action=([A-Za-z0-9]+)")
@@ -209,10 +203,10 @@ class AwsCall(NamedTuple):
     region: str
 
     @classmethod
-    def of(cls, request: web.Request, body: bytes) -> "AwsCall":
-        _, _, credential = request.headers.get("Authorization", "").partition("Credential=")
+    def of(cls, request: HttpRequest, body: bytes) -> "AwsCall":
+        _, _, credential = request.header("authorization").partition("Credential=")
         scope = credential.split(",", 1)[0].split("/")
-        target = request.headers.get("X-Amz-Target", "")
+        target = request.header("x-amz-target")
         if target:
             action = target.rpartition(".")[2]
         else:
@@ -275,7 +269,7 @@ class OneAtATime:
         foreground: bool,
         call: AwsCall | None = None,
         body: bytes = b"",
-    ) -> web.Response:
+    ) -> Answer:
         with self._turns.turn(foreground):
             before = (
                 None
@@ -283,52 +277,83 @@ class OneAtATime:
                 else self.meter.before(call.service, call.action, call.region, body)
             )
             answer = None if self._direct is None else self._direct(environ)
-            response = call_wsgi(self._app, environ) if answer is None else web_response(*answer)
+            if answer is None:
+                answer = call_wsgi(self._app, environ)
+            status, _, content = answer
             if self.saver is not None and (
-                call is None or state_saver.changes_state(call.action, _bytes(response))
+                call is None or state_saver.changes_state(call.action, content)
             ):
                 self.saver.changed()
             if call is not None and call.service:
                 self.meter.after(
                     call.service,
                     call.action,
-                    response.status,
+                    status,
                     body,
-                    _bytes(response),
+                    content,
                     before,
                     environ.get("HTTP_USER_AGENT", ""),
                 )
-        return response
+        return answer
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        if request.path == CALLS_PATH:
-            return web.json_response(dict(sorted(self.calls.items())))
-        if request.path == USAGE_PATH:
-            return web.json_response(self.meter.as_json())
-        if request.path == STATE_PATH:
-            return web.json_response(self.saver.report() if self.saver else {"kept": False})
-        if request.path == MEMORY_PATH:
-            return web.json_response(await self._memory())
-        body = await request.read()
+    def submit(self, request: HttpRequest) -> "asyncio.Future[Answer]":
+        """The answer to ``request``, when its turn has come and gone."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Answer] = loop.create_future()
+        path = request.path
+        if path.startswith("/_emulator/"):
+            if path == CALLS_PATH:
+                done.set_result(json_answer(dict(sorted(self.calls.items()))))
+            elif path == USAGE_PATH:
+                done.set_result(json_answer(self.meter.as_json()))
+            elif path == STATE_PATH:
+                done.set_result(json_answer(self.saver.report() if self.saver else {"kept": False}))
+            elif path == MEMORY_PATH:
+                measuring = loop.run_in_executor(self._threads, self._memory)
+                return asyncio.ensure_future(_as_json(measuring))
+            else:
+                done.set_result((404, [], b""))
+            return done
+        body = request.body
         call = AwsCall.of(request, body)
         self.calls[call.name] += 1
-        environ = wsgi_environ(request, body)
+        environ = wsgi_environ(request)
         foreground = environ["SERVER_PORT"] != str(self._background_port)
         if call.blocks:
-            response = await asyncio.get_running_loop().run_in_executor(
+            polled = loop.run_in_executor(
                 self._threads, self._in_turn, environ, foreground, call, body
             )
-            if request.transport is None or request.transport.is_closing():
-                await asyncio.get_running_loop().run_in_executor(
-                    self._threads, self._return_unsent, environ, body, response, foreground
-                )
-            return response
-        done: asyncio.Future[web.Response] = asyncio.get_running_loop().create_future()
+            polled.add_done_callback(
+                functools.partial(self._polled, done, request.connection, environ, body, foreground)
+            )
+            return done
         self._waiting[0 if foreground else 1].append((environ, done, time.monotonic(), call, body))
         self._work.set()
-        return await done
+        return done
 
-    async def _memory(self) -> dict[str, Any]:
+    def _polled(
+        self,
+        done: "asyncio.Future[Answer]",
+        connection: HttpConnection,
+        environ: "WSGIEnvironment",
+        body: bytes,
+        foreground: bool,
+        polled: "asyncio.Future[Answer]",
+    ) -> None:
+        """A long poll's answer to its client or, where the client went away meanwhile, its
+        messages back to the queue."""
+        if polled.exception() is not None:
+            if not done.done():
+                done.set_exception(polled.exception())  # type: ignore[arg-type]
+            return
+        if done.done() or connection.closing:  # the connection is gone
+            asyncio.get_running_loop().run_in_executor(
+                self._threads, self._return_unsent, environ, body, polled.result(), foreground
+            )
+            return
+        done.set_result(polled.result())
+
+    def _memory(self) -> dict[str, Any]:
         """The process's resident bytes, what its allocators count (``local.aws.allocators``)
         and what of it the services' data takes (``local.aws.held_bytes``), both on a forked
         copy: the measuring empties the services, and its own memory stays out."""
@@ -338,15 +363,12 @@ class OneAtATime:
             allocators = allocator_bytes()
             return json.dumps({"allocators": allocators, "held": held_bytes.held_bytes()}).encode()
 
-        def measured() -> dict[str, Any]:
-            rss = resident_bytes()
-            copy = json.loads(forked_copy.on_a_copy(self._turns, counted))
-            return {"rss_bytes": rss, "held_bytes": copy["held"], **copy["allocators"]}
-
-        return await asyncio.get_running_loop().run_in_executor(self._threads, measured)
+        rss = resident_bytes()
+        copy = json.loads(forked_copy.on_a_copy(self._turns, counted))
+        return {"rss_bytes": rss, "held_bytes": copy["held"], **copy["allocators"]}
 
     def _return_unsent(
-        self, environ: "WSGIEnvironment", body: bytes, response: web.Response, foreground: bool
+        self, environ: "WSGIEnvironment", body: bytes, answer: Answer, foreground: bool
     ) -> None:
         """A long poll whose client went away (a poller stopping) still took messages off the
         queue in moto; no one will delete them, so they are made visible again at once instead
@@ -354,9 +376,9 @@ class OneAtATime:
         if environ.get("HTTP_X_AMZ_TARGET") != "AmazonSQS.ReceiveMessage":
             return  # the older query protocol: no poller of this project speaks it
         try:
-            messages = json.loads(response.body or b"{}").get("Messages") or []  # type: ignore[arg-type]
+            messages = json.loads(answer[2] or b"{}").get("Messages") or []
             queue_url = json.loads(body)["QueueUrl"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return
         for start in range(0, len(messages), 10):
             entries = [
@@ -403,6 +425,10 @@ class OneAtATime:
                 await asyncio.sleep(0)
 
 
+async def _as_json(measuring: "asyncio.Future[dict[str, Any]]") -> Answer:
+    return json_answer(await measuring)
+
+
 def resident_bytes() -> int:
     """This process's resident set size (Linux's /proc; 0 where there is none)."""
     try:
@@ -434,7 +460,8 @@ class EmulatorServer:
         self.host = host
         self.port = port
         self.background_port = 0
-        self._runner: web.AppRunner | None = None
+        self._servers: list[asyncio.Server] = []
+        self._connections: weakref.WeakSet[HttpConnection] = weakref.WeakSet()
         self._scheduler: OneAtATime | None = None
 
     async def start(self) -> None:
@@ -452,21 +479,32 @@ class EmulatorServer:
             self._app, self._turns, self.background_port, direct
         )
         scheduler.saver = self._saver
-        web_app = web.Application(client_max_size=MAX_BODY_BYTES)
-        web_app.router.add_route("*", "/{tail:.*}", scheduler.handle)
-        self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
-        await self._runner.setup()
+        loop = asyncio.get_running_loop()
         for sock in (main_socket, background_socket):
-            await web.SockSite(self._runner, sock).start()
+            self._servers.append(
+                await loop.create_server(lambda: self._connected(scheduler.submit), sock=sock)
+            )
         scheduler.start()
+
+    def _connected(
+        self, handle: "Callable[[HttpRequest], asyncio.Future[Answer]]"
+    ) -> HttpConnection:
+        connection = HttpConnection(handle, MAX_BODY_BYTES)
+        self._connections.add(connection)
+        return connection
 
     @property
     def urls(self) -> str:
         return f"http://{self.host}:{self.port} http://{self.host}:{self.background_port}"
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        for server in self._servers:
+            server.close()
+        for connection in list(self._connections):
+            connection.close()
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
         if self._scheduler is not None:
             await self._scheduler.stop()
 

@@ -45,8 +45,10 @@ ELEMENT_BYTES = 1
 Item = dict[str, dict[str, Any]]  # DynamoDB's wire format: {"name": {"S": "value"}}
 
 
+@functools.lru_cache(maxsize=4096)
 def number_size(text: str) -> int:
-    """A number: one byte per two significant digits, plus one."""
+    """A number: one byte per two significant digits, plus one (remembered: the same prices
+    and quantities come again and again, and ``Decimal`` is slow to ask)."""
     try:
         digits = Decimal(text).normalize().as_tuple().digits
     except InvalidOperation:

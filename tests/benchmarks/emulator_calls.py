@@ -7,9 +7,13 @@ their number, is its cost per call. The median of ``--runs`` runs is reported, b
 reference loop (SPEC §12) measured in the same run.
 
     python -m tests.benchmarks.emulator_calls [--calls 300] [--runs 3] [--tree PATH]
+        [--against OLD_PATH]
 
 With ``--tree``, the emulator runs from that checkout (e.g. a worktree of an older commit), so
-old and new are measured by the same harness.
+old and new are measured by the same harness. With ``--against``, an emulator from that older
+checkout runs beside this one, the rounds alternate between them (ABBA) and each action's
+new/old ratio is the median of the rounds' ratios: the machine's speed drifts by a third within
+minutes here, so old and new measured apart cannot tell a 10 % change.
 """
 
 import argparse
@@ -151,28 +155,70 @@ async def timed(pid: int, calls: int, call: Callable[[], Awaitable[None]]) -> fl
     return float(spent * 1000 / calls)
 
 
-async def one_run(pid: int, url: str, calls: int) -> dict[str, float]:
+async def provisioned(url: str) -> tuple[AwsClients, Bench]:
     clients = AwsClients(endpoint_url=url)
+    names = ResourceNames(f"bench{uuid.uuid4().hex[:8]}")
+    bench = Bench(clients, await provision(clients, names))
+    await clients.warm(["dynamodb", "sns", "sqs"])
+    await bench.put_item()  # the first call of each kind builds moto's handlers
+    await bench.get_records()
+    return clients, bench
+
+
+async def one_round(pid: int, bench: Bench, calls: int) -> dict[str, float]:
+    costs = {
+        "dynamodb.PutItem": await timed(pid, calls, bench.put_item),
+        "dynamodb.UpdateItem": await timed(pid, calls, bench.update_item),
+        "dynamodb.GetRecords": await timed(pid, calls, bench.get_records),
+        "sns.Publish": await timed(pid, calls, bench.publish),
+        "sns.PublishBatch": await timed(pid, max(calls // 10, 1), bench.publish_batch),
+    }
+    # Every publish put one message on the email queue: receive them 10 at a time.
+    receives = max(calls // 10, 1)
+    costs["sqs.ReceiveMessage"] = await timed(pid, receives, bench.receive)
+    costs["sqs.DeleteMessageBatch"] = await timed(pid, receives, bench.delete_batch)
+    return costs
+
+
+async def one_run(pid: int, url: str, calls: int) -> dict[str, float]:
+    clients, bench = await provisioned(url)
     try:
-        names = ResourceNames(f"bench{uuid.uuid4().hex[:8]}")
-        bench = Bench(clients, await provision(clients, names))
-        await clients.warm(["dynamodb", "sns", "sqs"])
-        await bench.put_item()  # the first call of each kind builds moto's handlers
-        await bench.get_records()
-        costs = {
-            "dynamodb.PutItem": await timed(pid, calls, bench.put_item),
-            "dynamodb.UpdateItem": await timed(pid, calls, bench.update_item),
-            "dynamodb.GetRecords": await timed(pid, calls, bench.get_records),
-            "sns.Publish": await timed(pid, calls, bench.publish),
-            "sns.PublishBatch": await timed(pid, max(calls // 10, 1), bench.publish_batch),
-        }
-        # Every publish put one message on the email queue: receive them 10 at a time.
-        receives = max(calls // 10, 1)
-        costs["sqs.ReceiveMessage"] = await timed(pid, receives, bench.receive)
-        costs["sqs.DeleteMessageBatch"] = await timed(pid, receives, bench.delete_batch)
-        return costs
+        return await one_round(pid, bench, calls)
     finally:
         await clients.close()
+
+
+async def alternated(
+    emulators: list[MotoProcess], calls: int, rounds: int
+) -> list[list[dict[str, float]]]:
+    """Rounds on each emulator in turn, ABBA, so that the machine's drift in speed falls on
+    both alike: ``[rounds of the first, rounds of the second]``."""
+    set_up = [await provisioned(emulator.url) for emulator in emulators]
+    runs: list[list[dict[str, float]]] = [[], []]
+    try:
+        for n in range(rounds):
+            for which in (0, 1) if n % 2 == 0 else (1, 0):
+                pid = emulators[which].pid
+                assert pid is not None
+                runs[which].append(await one_round(pid, set_up[which][1], calls))
+    finally:
+        for clients, _ in set_up:
+            await clients.close()
+    return runs
+
+
+def started(tree: Path) -> MotoProcess:
+    """An emulator running ``tree``'s code."""
+    module = server_module(tree)
+    assert module is not None
+    os.environ["PYTHONPATH"] = str(tree)
+    # ``python -m`` puts its working directory first on the path: run it from the tree, or
+    # this tree's ``local`` would be the one measured.
+    os.chdir(tree)
+    emulator = MotoProcess("127.0.0.1", free_port(), module=module)
+    emulator.start()
+    os.chdir(ROOT)
+    return emulator
 
 
 def server_module(tree: Path) -> str | None:
@@ -189,37 +235,61 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tree", type=Path, default=ROOT, help="checkout the emulator runs from")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="an older checkout: both emulators run at once, rounds alternate, ratios per round",
+    )
     args = parser.parse_args()
-    args.tree = args.tree.resolve()
-    module = server_module(args.tree)
-    if module is None:
-        # Running this tree's emulator under the other tree's name would measure this one.
-        parser.error(f"{args.tree} has no local/aws/server.py or local/emulator_server.py")
-    os.environ["PYTHONPATH"] = str(args.tree.resolve())
-    # ``python -m`` puts its working directory first on the path: run it from the tree, or
-    # this tree's ``local`` would be the one measured.
-    os.chdir(args.tree)
+    trees = [args.tree.resolve()] + ([args.against.resolve()] if args.against else [])
+    for tree in trees:
+        if server_module(tree) is None:
+            # Running this tree's emulator under the other tree's name would measure this one.
+            parser.error(f"{tree} has no local/aws/server.py or local/emulator_server.py")
     use_local_credentials()
     loops = [loop_ms()]
-    runs: list[dict[str, float]] = []
-    for _ in range(args.runs):
-        emulator = MotoProcess("127.0.0.1", free_port(), module=module)
-        emulator.start()
+    if args.against:
+        emulators = [started(trees[1]), started(trees[0])]  # old, new
         try:
-            assert emulator.pid is not None
-            runs.append(asyncio.run(one_run(emulator.pid, emulator.url, args.calls)))
+            old_runs, runs = asyncio.run(alternated(emulators, args.calls, args.runs))
         finally:
-            emulator.stop()
+            for emulator in emulators:
+                emulator.stop()
+    else:
+        old_runs, runs = [], []
+        for _ in range(args.runs):
+            emulator = started(trees[0])
+            try:
+                assert emulator.pid is not None
+                runs.append(asyncio.run(one_run(emulator.pid, emulator.url, args.calls)))
+            finally:
+                emulator.stop()
     loops.append(loop_ms())
     loop = statistics.median(loops)
-    print(f"emulator from {args.tree.resolve()}; {args.calls} calls per action, {args.runs} runs")
+    print(f"emulator from {trees[0]}; {args.calls} calls per action, {args.runs} runs")
+    if args.against:
+        print(f"old: {trees[1]}, run at the same time, rounds alternating")
     print(f"reference loop: {loops[0]:.0f} ms before, {loops[1]:.0f} ms after")
-    print(f"{'action':<26}{'CPU-ms/call':>12}{'loops/call':>12}")
-    result: dict[str, Any] = {"loop_ms": loops, "per_call": {}}
+    columns = f"{'action':<26}{'CPU-ms/call':>12}{'loops/call':>12}"
+    if args.against:
+        columns += f"{'old CPU-ms':>12}{'new/old':>9}"
+    print(columns)
+    result: dict[str, Any] = {"loop_ms": loops, "per_call": {}, "old_per_call": {}, "ratio": {}}
     for action in ACTIONS:
         median = statistics.median(run[action] for run in runs)
         result["per_call"][action] = median
-        print(f"{action:<26}{median:>12.2f}{median / loop:>12.4f}")
+        line = f"{action:<26}{median:>12.2f}{median / loop:>12.4f}"
+        if args.against:
+            old = statistics.median(run[action] for run in old_runs)
+            # the median of the rounds' ratios: each pair ran seconds apart
+            ratio = statistics.median(
+                new[action] / was[action]
+                for new, was in zip(runs, old_runs, strict=True)
+                if was[action]
+            )
+            result["old_per_call"][action], result["ratio"][action] = old, ratio
+            line += f"{old:>12.2f}{ratio:>9.2f}"
+        print(line)
     print(json.dumps(result), file=sys.stderr)
     return 0
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from local.aws import moto_dispatch, sqs_indexes, stream_iterators
-from local.aws.server import RoutedOnce, call_wsgi, install_per_request_fixes, web_response
+from local.aws.server import RoutedOnce, call_wsgi, install_per_request_fixes
 from tests.benchmarks.reference_loop import loop_ms
 
 BLOCK = 100
@@ -73,15 +73,16 @@ class Paths:
     def straight(self, env: dict[str, Any]) -> Any:
         answer = self.direct(env)
         assert answer is not None
-        return web_response(*answer)
+        return answer
 
     def call(self, path: Callable[[dict[str, Any]], Any], env: dict[str, Any]) -> Any:
-        answer = path(env)
-        if answer.status >= 300:
-            raise SystemExit(f"the call failed: {answer.status} {answer.body!r}")
-        if b"json" not in answer.content_type.encode():
+        status, headers, body = path(env)
+        if status >= 300:
+            raise SystemExit(f"the call failed: {status} {body!r}")
+        content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+        if "json" not in content_type:
             return {}  # SNS answers in XML; only the JSON answers are read
-        return json.loads(answer.body) if answer.body else {}
+        return json.loads(body) if body else {}
 
 
 def json_body(payload: dict[str, Any]) -> bytes:
@@ -116,7 +117,7 @@ def setup(paths: Paths) -> dict[str, str]:
     topic = paths.flask(
         environ("sns", f"Action=CreateTopic&Name={table}&Version=2010-03-31".encode(), form=True)
     )
-    topic_arn = topic.body.decode().split("<TopicArn>")[1].split("</TopicArn>")[0]
+    topic_arn = topic[2].decode().split("<TopicArn>")[1].split("</TopicArn>")[0]
     for url in queues:
         arn = "arn:aws:sqs:us-east-1:123456789012:" + url.rsplit("/", 1)[1]
         paths.flask(

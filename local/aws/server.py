@@ -39,7 +39,8 @@ what AWS would bill for them (``local.aws.usage_meter``: request units by item s
 chunks, empty receives). moto's own handlers run
 without Flask around them (``local.aws.moto_dispatch``), and what moto recomputed per request
 is kept: parsed DynamoDB conditions (``local.aws.expression_cache``), converted attribute
-names (``local.aws.name_cache``), where each member of an answer is found
+names (``local.aws.name_cache``), a queue's attributes while it takes a message
+(``local.aws.queue_attributes``), where each member of an answer is found
 (``local.aws.response_keys``); its random ids are drawn at once (``local.aws.random_ids``).
 
 Started by ``local.aws.emulator.MotoProcess`` on a lifeline (``local.child_process``): it exits when
@@ -75,6 +76,7 @@ from local.aws import (
     moto_dispatch,
     moto_state,
     name_cache,
+    queue_attributes,
     random_ids,
     response_keys,
     retention,
@@ -185,7 +187,14 @@ _QUERY_ACTION = re.compile(rb"(?:^|&)Action=([A-Za-z0-9]+)")
 
 # What moto recomputed on every request, kept or done once; each module puts moto's own back
 # with ``install(on=False)`` (``tests.benchmarks.emulator_dispatch``'s baseline).
-PER_REQUEST_FIXES = (moto_dispatch, expression_cache, random_ids, name_cache, response_keys)
+PER_REQUEST_FIXES = (
+    moto_dispatch,
+    expression_cache,
+    random_ids,
+    name_cache,
+    response_keys,
+    queue_attributes,
+)
 
 
 def install_per_request_fixes(on: bool = True) -> None:

@@ -290,6 +290,7 @@ def main() -> int:
             result["old_per_call"][action], result["ratio"][action] = old, ratio
             line += f"{old:>12.2f}{ratio:>9.2f}"
         print(line)
+    result["runs"], result["old_runs"] = runs, old_runs
     print(json.dumps(result), file=sys.stderr)
     return 0
 

@@ -40,7 +40,8 @@ chunks, empty receives). moto's own handlers run
 without Flask around them (``local.aws.moto_dispatch``), and what moto recomputed per request
 is kept: parsed DynamoDB conditions (``local.aws.expression_cache``), converted attribute
 names (``local.aws.name_cache``), a queue's attributes while it takes a message
-(``local.aws.queue_attributes``), where each member of an answer is found
+(``local.aws.queue_attributes``), each JSON request shape's members
+(``local.aws.json_requests``), where each member of an answer is found
 (``local.aws.response_keys``); its random ids are drawn at once (``local.aws.random_ids``).
 
 Started by ``local.aws.emulator.MotoProcess`` on a lifeline (``local.child_process``): it exits when
@@ -73,6 +74,7 @@ from local.aws import (
     expression_cache,
     forked_copy,
     held_bytes,
+    json_requests,
     moto_dispatch,
     moto_state,
     name_cache,
@@ -126,37 +128,49 @@ class RoutedOnce(DomainDispatcherApplication):
         return backend
 
 
-def wsgi_environ(request: HttpRequest) -> "WSGIEnvironment":
-    sockname = request.connection.sockname
-    peername = request.connection.peername
-    body = request.body
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": request.method,
+@functools.lru_cache(maxsize=MAX_REMEMBERED_HOSTS)
+def _connection_environ(sockname: Any, peername: Any) -> dict[str, Any]:
+    """What every request on one connection has in its environ (copied, never changed)."""
+    return {
         "SCRIPT_NAME": "",
-        "PATH_INFO": request.path,
-        "QUERY_STRING": request.query_string,
-        "RAW_URI": request.raw_path,
-        "REQUEST_URI": request.raw_path,
         "SERVER_NAME": str(sockname[0]),
         "SERVER_PORT": str(sockname[1]),
-        "SERVER_PROTOCOL": f"HTTP/{request.version}",
         "REMOTE_ADDR": str(peername[0]),
-        "CONTENT_TYPE": request.header("content-type"),
-        "CONTENT_LENGTH": str(len(body)),
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(body),
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": True,
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
     }
+
+
+@functools.lru_cache(maxsize=1024)
+def _environ_key(name: str) -> str | None:
+    """A header's key in the environ; ``None`` for those WSGI servers leave out (``X_Foo``
+    must not pass for ``X-Foo``) or give keys of their own (the content's type and length)."""
+    key = name.upper().replace("-", "_")
+    if "_" in name or key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        return None
+    return f"HTTP_{key}"
+
+
+def wsgi_environ(request: HttpRequest) -> "WSGIEnvironment":
+    connection = request.connection
+    body = request.body
+    environ = dict(_connection_environ(connection.sockname, connection.peername))
+    environ["REQUEST_METHOD"] = request.method
+    environ["PATH_INFO"] = request.path
+    environ["QUERY_STRING"] = request.query_string
+    environ["RAW_URI"] = environ["REQUEST_URI"] = request.raw_path
+    environ["SERVER_PROTOCOL"] = f"HTTP/{request.version}"
+    environ["CONTENT_TYPE"] = request.header("content-type")
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ["wsgi.input"] = io.BytesIO(body)
     for name, value in request.headers:
-        key = name.upper().replace("-", "_")
-        if "_" in name or key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            continue  # as WSGI servers do: X_Foo must not pass for X-Foo
-        key = f"HTTP_{key}"
-        environ[key] = f"{environ[key]},{value}" if key in environ else value
+        key = _environ_key(name)
+        if key is not None:
+            environ[key] = f"{environ[key]},{value}" if key in environ else value
     return environ
 
 
@@ -194,6 +208,7 @@ PER_REQUEST_FIXES = (
     name_cache,
     response_keys,
     queue_attributes,
+    json_requests,
 )
 
 

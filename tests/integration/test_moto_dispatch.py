@@ -1,7 +1,8 @@
 """The emulator answers as moto's own server does, now that it calls moto's handlers without
 Flask (``local.aws.moto_dispatch``), remembers parsed conditions (``local.aws.expression_cache``),
 converted names (``local.aws.name_cache``), builds only what a send reads of a queue's
-attributes (``local.aws.queue_attributes``), remembers where each member of an answer is found
+attributes (``local.aws.queue_attributes``), walks JSON requests with each shape's members
+looked up once (``local.aws.json_requests``), remembers where each member of an answer is found
 (``local.aws.response_keys``), and draws its random ids at once (``local.aws.random_ids``); and
 it counts the calls it serves.
 

@@ -70,6 +70,17 @@ async def read_answer(reader: asyncio.StreamReader) -> bytes:
     return head + body
 
 
+async def held(
+    recorder: Recorder, port: int, raw: bytes
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Sends ``raw`` once the handler holds its answers, and waits until the first is held."""
+    recorder.hold = True
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(raw)
+    await asyncio.wait_for(recorder.arrived.wait(), READ_SECONDS)
+    return reader, writer
+
+
 def status(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1])
 
@@ -206,10 +217,8 @@ async def test_an_upgrade_is_answered_as_http_and_the_connection_closed(served: 
 
 async def test_a_malformed_request_after_good_ones_waits_for_their_answers(served: Any) -> None:
     recorder, port = served
-    recorder.hold = True
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\nBROKEN\r\n\r\n")
-    await asyncio.wait_for(recorder.arrived.wait(), READ_SECONDS)
+    raw = b"GET /first HTTP/1.1\r\nHost: x\r\n\r\nBROKEN\r\n\r\n"
+    reader, writer = await held(recorder, port, raw)
     recorder.held[0].set_result((200, [], b"first"))
     first = await asyncio.wait_for(read_answer(reader), READ_SECONDS)
     refused = await asyncio.wait_for(read_answer(reader), READ_SECONDS)
@@ -221,10 +230,7 @@ async def test_a_malformed_request_after_good_ones_waits_for_their_answers(serve
 
 async def test_a_client_that_leaves_has_its_pending_answer_cancelled(served: Any) -> None:
     recorder, port = served
-    recorder.hold = True
-    _, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-    await asyncio.wait_for(recorder.arrived.wait(), READ_SECONDS)
+    _, writer = await held(recorder, port, b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
     ended = asyncio.Event()
     recorder.held[0].add_done_callback(lambda _: ended.set())
     writer.close()

@@ -14,6 +14,13 @@ always ``dict``). So they are worked out once per member and remembered, and the
 first of them present, as the picker would pick it. Pickers with response transformers (they
 read the path being written) and values of any other type go through moto's own picker.
 
+JSON answers go one step further: a structure's members, with their possible keys, are listed
+once per structure shape, and the walk over a plain ``dict`` reads each member's keys from that
+list (moto called a method and built a context key per member per value: under load, a quarter
+of the emulator's busy time was the serializer, mostly the ten members of every attribute of
+every stream record and message). What is written is moto's, member by member
+(``tests/unit/test_response_keys.py`` compares both on generated records).
+
 Written against moto 5.2.5 (``local.aws.sqs_indexes.check_moto_version`` guards every fix module).
 """
 
@@ -24,27 +31,48 @@ from moto.core.serialize import (
     DEFAULT_ALIAS_PROVIDERS,
     AttributePicker,
     AttributePickerContext,
+    BaseJSONSerializer,
+    JSONSerializer,
     ResponseSerializer,
     XFormedAttributePicker,
 )
 from moto.core.utils import get_value
 
 MAX_MEMBERS = 8192
+MAX_STRUCTURES = 4096
 _PICKERS = (AttributePicker, XFormedAttributePicker)
 
 _moto_own = ResponseSerializer.get_value
+_moto_own_structure: Any = BaseJSONSerializer._serialize_type_structure
 _keys: dict[tuple[Any, ...], tuple[str, ...]] = {}
+# per structure shape (and picker, service): each member's name, shape and possible keys
+_structures: dict[tuple[Any, ...], tuple[tuple[str, Any, tuple[str, ...]], ...]] = {}
+
+
+def _plain(self: ResponseSerializer, value: Any) -> bool:
+    """Whether where a member is found in ``value`` depends on the member alone."""
+    picker = self._value_picker
+    return (
+        type(value) is dict
+        and type(picker) in _PICKERS
+        and not picker.response_transformers
+        and picker.alias_providers is DEFAULT_ALIAS_PROVIDERS
+    )
 
 
 def _get_value(self: ResponseSerializer, value: Any, key: str, shape: Any) -> Any:
-    picker = self._value_picker
-    if (
-        type(value) is not dict
-        or type(picker) not in _PICKERS
-        or picker.response_transformers
-        or picker.alias_providers is not DEFAULT_ALIAS_PROVIDERS
-    ):
+    if not _plain(self, value):
         return _moto_own(self, value, key, shape)
+    keys = _possible_keys(self, value, key, shape)
+    for possible in keys:
+        found = get_value(value, possible, MISSING)
+        if found is not MISSING:
+            return found
+    return None
+
+
+def _possible_keys(self: ResponseSerializer, value: Any, key: str, shape: Any) -> tuple[str, ...]:
+    picker = self._value_picker
     parent = getattr(shape, "parent", None)
     member = (
         type(picker),
@@ -66,13 +94,50 @@ def _get_value(self: ResponseSerializer, value: Any, key: str, shape: Any) -> An
         keys = tuple(picker.get_possible_keys(context))
         if len(_keys) < MAX_MEMBERS:
             _keys[member] = keys
-    for possible in keys:
-        found = get_value(value, possible, MISSING)
-        if found is not MISSING:
-            return found
-    return None
+    return keys
+
+
+def _serialize_type_structure(
+    self: BaseJSONSerializer, serialized: Any, value: Any, shape: Any, key: str
+) -> None:
+    """moto's walk over a structure's members, with each member's possible keys looked up
+    once per shape instead of once per member per value (a stream record's every attribute
+    is a ten-member structure)."""
+    if type(self) is not JSONSerializer or shape.is_document_type or not _plain(self, value):
+        _moto_own_structure(self, serialized, value, shape, key)
+        return
+    table_key = (type(self._value_picker), self.service_model.service_name, shape)
+    members = _structures.get(table_key)
+    if members is None:
+        listed = []
+        for member_key, member_shape in shape.members.items():
+            member_shape.parent = shape
+            listed.append(
+                (member_key, member_shape, _possible_keys(self, value, member_key, member_shape))
+            )
+        members = tuple(listed)
+        if len(_structures) < MAX_STRUCTURES:  # shapes live as long as their service model
+            _structures[table_key] = members
+    wrapper: Any = self.MAP_TYPE() if key else serialized
+    for member_key, member_shape, keys in members:
+        member_shape.parent = shape  # as moto's walk leaves it
+        for possible in keys:
+            found = (
+                value.get(possible, MISSING)
+                if "." not in possible
+                else get_value(value, possible, MISSING)
+            )
+            if found is not MISSING:
+                if found is not None:
+                    self._serialize(wrapper, found, member_shape, member_key)
+                break
+    if key:
+        self._default_serialize(serialized, wrapper, shape, key)
 
 
 def install(on: bool = True) -> None:
     """``on=False`` puts moto's own back (a benchmark's baseline)."""
     ResponseSerializer.get_value = _get_value if on else _moto_own  # type: ignore[method-assign]
+    BaseJSONSerializer._serialize_type_structure = (  # type: ignore[method-assign]
+        _serialize_type_structure if on else _moto_own_structure
+    )

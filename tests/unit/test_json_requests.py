@@ -65,7 +65,7 @@ def ordered(value: Any) -> Iterator[Any]:
         yield value
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(item=items, condition=st.booleans())
 def test_a_put_item_reads_as_moto_reads_it(item: dict[str, Any], condition: bool) -> None:
     body: dict[str, Any] = {"TableName": "Orders", "Item": item, "ReturnValues": "NONE"}

@@ -33,7 +33,7 @@ def both(service: str, operation: str, result: Any) -> tuple[Any, Any]:
     )
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(images=st.lists(items, min_size=1, max_size=4), extra=st.booleans())
 def test_stream_records_are_written_as_moto_writes_them(
     images: list[dict[str, Any]], extra: bool

@@ -16,6 +16,7 @@ whose client goes away before its answer has its future cancelled (the scheduler
 """
 
 import asyncio
+import functools
 import time
 from collections import deque
 from collections.abc import Callable
@@ -86,6 +87,7 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 MAX_PIPELINED = 16  # requests read ahead of their answers before reading pauses
 
 
+@functools.cache
 def _reason(status: int) -> str:
     try:
         return HTTPStatus(status).phrase

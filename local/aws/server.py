@@ -325,18 +325,13 @@ class OneAtATime:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[Answer] = loop.create_future()
         path = request.path
-        if path.startswith("/_emulator/"):
-            if path == CALLS_PATH:
-                done.set_result(json_answer(dict(sorted(self.calls.items()))))
-            elif path == USAGE_PATH:
-                done.set_result(json_answer(self.meter.as_json()))
-            elif path == STATE_PATH:
-                done.set_result(json_answer(self.saver.report() if self.saver else {"kept": False}))
-            elif path == MEMORY_PATH:
-                measuring = loop.run_in_executor(self._threads, self._memory)
-                return asyncio.ensure_future(_as_json(measuring))
-            else:
-                done.set_result((404, [], b""))
+        if path == MEMORY_PATH:
+            return asyncio.ensure_future(
+                _as_json(loop.run_in_executor(self._threads, self._memory))
+            )
+        report = self._report(path)
+        if report is not None:
+            done.set_result(json_answer(report))
             return done
         body = request.body
         call = AwsCall.of(request, body)
@@ -354,6 +349,16 @@ class OneAtATime:
         self._waiting[0 if foreground else 1].append((environ, done, time.monotonic(), call, body))
         self._work.set()
         return done
+
+    def _report(self, path: str) -> Any:
+        """What ``GET`` on one of the emulator's own paths answers; ``None`` for moto's paths."""
+        if path == CALLS_PATH:
+            return dict(sorted(self.calls.items()))
+        if path == USAGE_PATH:
+            return self.meter.as_json()
+        if path == STATE_PATH:
+            return self.saver.report() if self.saver else {"kept": False}
+        return None
 
     def _polled(
         self,

@@ -60,6 +60,11 @@ class ConsumerFunction(ABC):
         """Do this consumer's work for one event; raise to have the record retried.
         ``published_at``: when SNS delivered it to the queue (the message's SentTimestamp)."""
 
+    async def after_batch(self) -> None:
+        """Work done once a batch's records are, before the batch's answer (default: none).
+        It cannot fail a record: it must handle its own errors."""
+        return None
+
     async def handle_record(self, record: SQSRecord) -> None:
         try:
             event = parse_event(record.body, self.reads)
@@ -85,7 +90,9 @@ class ConsumerFunction(ABC):
         )
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        processor = LoopBoundBatchProcessor(self._runner, self.settings.max_concurrency)
+        processor = LoopBoundBatchProcessor(
+            self._runner, self.settings.max_concurrency, after_records=self.after_batch
+        )
         with processor(
             records=event.get("Records") or [], handler=self.handle_record, lambda_context=context
         ):

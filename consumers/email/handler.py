@@ -10,7 +10,7 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import Field, FilePath, model_validator
 
-from consumers.email.ledger import Claim, SentEmailLedger
+from consumers.email.ledger import Claim, SentEmailLedger, SentMark
 from consumers.email.rendering import message_id, render
 from consumers.email.transport import (
     EmailTransport,
@@ -67,6 +67,7 @@ class EmailFunction(ConsumerFunction):
         self.email = settings
         self._transport: EmailTransport | None = None
         self._ledger: SentEmailLedger | None = None
+        self._sent: list[SentMark] = []  # this batch's confirmations, marked SENT after it
 
     def aws_services(self) -> tuple[str, ...]:
         ses = ("sesv2",) if self.email.email_transport == "ses" else ()
@@ -129,9 +130,27 @@ class EmailFunction(ConsumerFunction):
             raise
         metrics.add_metric(name="EmailsSent", unit=MetricUnit.Count, value=1)
         logger.info("confirmation sent", extra=ids)
-        await ledger.mark_sent(
-            event.order_id, message_id(event, self.email.email_from), time.time()
+        self._sent.append(
+            SentMark(event.order_id, message_id(event, self.email.email_from), time.time())
         )
+
+    async def after_batch(self) -> None:
+        """Mark the batch's confirmations SENT, in one request. Should that fail, the emails
+        went out all the same: their records succeed (failing them would only bring the
+        messages back, to be sent again once the claims lapse); the claims lapse unmarked."""
+        marks, self._sent = self._sent, []
+        if not marks:
+            return
+        _, ledger = await self._ready()
+        try:
+            await ledger.mark_sent(marks)
+        except Exception:
+            metrics.add_metric(name="SentMarksNotWritten", unit=MetricUnit.Count, value=len(marks))
+            logger.exception(
+                "confirmations sent but not marked SENT: a redelivery of one after its claim "
+                "lapses would send it again",
+                extra={"orderIds": [mark.order_id for mark in marks]},
+            )
 
 
 @cache

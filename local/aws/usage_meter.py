@@ -8,7 +8,10 @@ AWS bills the pipeline's data services per request, but a request is not always 
   finds nothing still costs one unit). Every global secondary index the item is in, before or
   after, costs a write of its projection. Item sizes follow AWS's rules ("Item sizes and
   formats" in the DynamoDB developer guide), computed from the items moto holds, before and
-  after the call. Batch and transactional calls count as requests only: the pipeline makes none.
+  after the call. A BatchWriteItem bills each of its puts and deletes as that single write would
+  (moto leaves none unprocessed), in the row of the item's table; a request naming two tables counts
+  as a request in each one's row. Transactions and batch reads count as requests only: the
+  pipeline makes none.
 - SQS and SNS bill a request per 64 KB chunk of payload. A receive that returns nothing is billed
   like any other.
 
@@ -204,7 +207,11 @@ class UsageMeter:
 
     def before(self, service: str, action: str, region: str, body: bytes) -> Any:
         """What a write needs from before the call: the item it replaces."""
-        if service != "dynamodb" or action not in _WRITES:
+        if service != "dynamodb":
+            return None
+        if action == "BatchWriteItem":
+            return self._batch_before(region, body)
+        if action not in _WRITES:
             return None
         request = _json(body)
         table = self._table(region, request)
@@ -212,6 +219,24 @@ class UsageMeter:
         if table is None or not isinstance(key, dict):
             return None
         return table, request, self._stored(table, key)
+
+    def _batch_before(self, region: str, body: bytes) -> "list[BatchWrite] | None":
+        requests = _json(body).get("RequestItems")
+        if not isinstance(requests, dict):
+            return None
+        writes = []
+        for name, table_writes in requests.items():
+            table = self._table(region, {"TableName": name})
+            if table is None or not isinstance(table_writes, list):
+                continue
+            for write in table_writes:
+                put = (write or {}).get("PutRequest") if isinstance(write, dict) else None
+                delete = (write or {}).get("DeleteRequest") if isinstance(write, dict) else None
+                item = put.get("Item") if isinstance(put, dict) else None
+                key = item if item is not None else (delete or {}).get("Key")
+                if isinstance(key, dict):
+                    writes.append(BatchWrite(name, table, key, item, self._stored(table, key)))
+        return writes or None  # none known: counted as a request, like any other call
 
     def after(
         self,
@@ -223,6 +248,9 @@ class UsageMeter:
         before: Any,
         user_agent: str = "",
     ) -> None:
+        if action == "BatchWriteItem" and service == "dynamodb" and before is not None:
+            self._count_batch(caller_of(user_agent), status, before)
+            return
         key = (caller_of(user_agent), f"{service}.{action}", resource_of(service, body))
         usage = self.usage.setdefault(key, Usage())
         usage.requests += 1
@@ -251,12 +279,29 @@ class UsageMeter:
         elif action == "SendMessageBatch":
             usage.messages += len(_json(body).get("Entries") or [])
 
+    def _count_batch(self, caller: str, status: int, writes: "list[BatchWrite]") -> None:
+        counted: set[str] = set()
+        for write in writes:
+            key = (caller, "dynamodb.BatchWriteItem", write.table_name)
+            usage = self.usage.setdefault(key, Usage())
+            if write.table_name not in counted:
+                counted.add(write.table_name)
+                usage.requests += 1
+                usage.billed_requests += 1
+            if status < 300:  # a refused batch wrote nothing and consumed nothing
+                self._count_sizes(usage, write.table, write.old, write.item, status)
+
     def _count_write(self, usage: Usage, action: str, status: int, before: Any) -> None:
         table, request, old = before
         key = request.get("Item") or request.get("Key") or {}
         new = None
         if status < 300:
             new = request["Item"] if action == "PutItem" else self._stored(table, key)
+        self._count_sizes(usage, table, old, new, status)
+
+    def _count_sizes(
+        self, usage: Usage, table: Any, old: Item | None, new: Item | None, status: int
+    ) -> None:
         # Each size once: the meter runs on every write the emulator serves.
         old_size, new_size = _size_of(old), _size_of(new)
         usage.write_units += write_units(max(old_size or 0, new_size or 0))
@@ -282,6 +327,17 @@ class UsageMeter:
         else:
             size = sum(item_size(item) for item in response.get("Items") or [])
         usage.read_units += read_units(size, consistent)
+
+
+@dataclass(frozen=True)
+class BatchWrite:
+    """One put (``item``) or delete (``item`` None) of a BatchWriteItem, before it ran."""
+
+    table_name: str
+    table: Any
+    key: Item  # the put's whole item, or the delete's key
+    item: Item | None
+    old: Item | None
 
 
 def stored_size(item: Item | None) -> int:

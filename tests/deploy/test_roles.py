@@ -106,6 +106,7 @@ def test_email_role_is_exactly_its_calls_with_ses() -> None:
         ("sqs:GetQueueAttributes", "messaging.yaml:EmailQueue.Arn"),
         ("sqs:SendMessage", "messaging.yaml:EmailDeadLetterQueue.Arn"),
         ("dynamodb:PutItem", "data.yaml:IdempotencyTable.Arn"),
+        ("dynamodb:BatchWriteItem", "data.yaml:IdempotencyTable.Arn"),  # the SENT marks
         ("dynamodb:DeleteItem", "data.yaml:IdempotencyTable.Arn"),
         # The sender address and its domain: SES authorises against whichever identity it used.
         ("ses:SendEmail", identity + "orders@shop.example.com"),

@@ -63,8 +63,12 @@ def _settled(boto: Boto, outbox: Path, aws: str) -> bool:
         ):
             return False  # a batch not yet deleted
     usage = _get(f"{aws}/_emulator/usage")
-    sent = [r for r in usage if r["caller"] == "email-consumer" and r["call"] == "dynamodb.PutItem"]
-    return bool(sent) and sent[0]["requests"] >= 2 * ORDERS
+    marked = [
+        row["write_units"]
+        for row in usage
+        if (row["caller"], row["call"]) == ("email-consumer", "dynamodb.BatchWriteItem")
+    ]
+    return sum(marked) >= ORDERS  # every confirmation marked SENT
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +137,8 @@ def test_each_write_is_billed_by_the_size_of_the_item_it_stored(run: Run) -> Non
     assert audited["requests"] == ORDERS
     expected = sum(write_units(item_size(item)) for item in audits)
     assert audited["write_units"] == audited["index_write_units"] == expected  # projection ALL
-    ledger = run.row("email-consumer", "dynamodb.PutItem", "dev-Idempotency")
+    claims = run.row("email-consumer", "dynamodb.PutItem", "dev-Idempotency")
+    marks = run.row("email-consumer", "dynamodb.BatchWriteItem", "dev-Idempotency")
     sent = [
         item
         for item in run.boto.scan("dev-Idempotency")
@@ -141,7 +146,11 @@ def test_each_write_is_billed_by_the_size_of_the_item_it_stored(run: Run) -> Non
     ]
     assert len(sent) == ORDERS
     assert all(item_size(item) <= 1024 for item in sent)
-    assert ledger["requests"] == ledger["write_units"] == 2 * ORDERS  # claim, then SENT
+    assert claims["requests"] == claims["write_units"] == ORDERS
+    # The SENT marks: a request a batch, a unit an item (each put billed as a PutItem).
+    batches = Counter(json.loads(line)["function"] for line in run.records)["email-consumer"]
+    assert marks["requests"] == batches
+    assert marks["write_units"] == ORDERS
 
 
 def test_the_storage_each_table_grew_by_is_its_items_sizes_plus_overhead(run: Run) -> None:
@@ -152,10 +161,13 @@ def test_the_storage_each_table_grew_by_is_its_items_sizes_plus_overhead(run: Ru
     audited = run.row("audit-consumer", "dynamodb.PutItem", "dev-AuditLogs")
     expected = sum(stored_size(item) for item in run.boto.scan("dev-AuditLogs"))
     assert audited["stored_bytes"] == audited["index_stored_bytes"] == expected  # projection ALL
-    # The ledger's SENT record replaced its claim: the table holds one row an email.
-    ledger = run.row("email-consumer", "dynamodb.PutItem", "dev-Idempotency")
+    # The ledger's SENT record replaced its claim: the table holds one row an email, the
+    # claims' bytes counted where they were put and the difference where they were replaced.
+    claims = run.row("email-consumer", "dynamodb.PutItem", "dev-Idempotency")
+    marks = run.row("email-consumer", "dynamodb.BatchWriteItem", "dev-Idempotency")
     sent = [i for i in run.boto.scan("dev-Idempotency") if i["IdempotencyKey"]["S"][:6] == "email#"]
-    assert ledger["stored_bytes"] == sum(stored_size(item) for item in sent)
+    assert claims["stored_bytes"] > 0
+    assert claims["stored_bytes"] + marks["stored_bytes"] == sum(stored_size(i) for i in sent)
 
 
 def test_messages_are_counted_where_they_are_published_received_and_deleted(run: Run) -> None:

@@ -344,3 +344,70 @@ def test_dead_letter_list_does_not_consume(
         return len(first), len(second), await dlq.depth()
 
     assert on_dead_letters(boto.endpoint_url, stack.audit, twice) == (12, 5, 12)
+
+
+def sent_records(boto: Boto, stack: Provisioned, events: list[dict[str, Any]]) -> list[str]:
+    """Each event's ledger status, read consistently."""
+    dynamodb = boto.client("dynamodb")
+    return [
+        dynamodb.get_item(
+            TableName=stack.names.idempotency_table,
+            Key={"IdempotencyKey": {"S": f"email#{event['orderId']}"}},
+            ConsistentRead=True,
+        )["Item"]["Status"]["S"]
+        for event in events
+    ]
+
+
+def test_a_batchs_confirmations_are_marked_sent_in_one_request(
+    consumers: Consumers, smtp: SmtpSink, boto: Boto, stack: Provisioned, faults: FaultProxy
+) -> None:
+    events = [new_event() for _ in range(4)]
+    for event in events:
+        publish(boto, stack, event)
+    faults.clear()
+    outcome = consumers.poll("email")
+    assert (outcome.received, outcome.failed) == (4, [])
+    assert len(smtp.messages()) == 4
+    assert sent_records(boto, stack, events) == ["SENT"] * 4
+    assert (faults.seen["PutItem"], faults.seen["BatchWriteItem"]) == (4, 1)  # 4 claims, 1 mark
+
+
+def test_marks_dynamodb_leaves_unprocessed_are_written_again(
+    consumers: Consumers, smtp: SmtpSink, boto: Boto, stack: Provisioned, faults: FaultProxy
+) -> None:
+    """DynamoDB writes part of a batch when a table's throughput is exceeded; moto never
+    does, so the proxy leaves all but the first of each request unprocessed, twice."""
+    events = [new_event() for _ in range(3)]
+    for event in events:
+        publish(boto, stack, event)
+    faults.clear()
+    faults.inject("BatchWriteItem", "unprocessed", times=2)
+    outcome = consumers.poll("email")
+    assert (outcome.received, outcome.failed) == (3, [])
+    assert sent_records(boto, stack, events) == ["SENT"] * 3
+    assert faults.seen["BatchWriteItem"] == 3  # 1 written, then 1 more, then the last
+    assert len(smtp.messages()) == 3
+
+
+def test_marks_that_cannot_be_written_fail_no_record_and_send_nothing_twice(
+    consumers: Consumers,
+    smtp: SmtpSink,
+    boto: Boto,
+    stack: Provisioned,
+    faults: FaultProxy,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The emails went out: failing their records would only bring them back to be sent
+    again once the claims lapse. They succeed, and the lost marks are logged."""
+    events = [new_event() for _ in range(2)]
+    for event in events:
+        publish(boto, stack, event)
+    faults.inject("BatchWriteItem", "server_error")
+    outcome = consumers.poll("email")
+    assert (outcome.received, outcome.failed) == (2, [])
+    assert len(smtp.messages()) == 2
+    assert queue_depth(boto, stack.email.url) == 0
+    assert sent_records(boto, stack, events) == ["SENDING"] * 2  # the claims, to lapse
+    [logged] = [r for r in caplog.records if "sent but not marked SENT" in r.getMessage()]
+    assert sorted(logged.orderIds) == sorted(event["orderId"] for event in events)

@@ -7,17 +7,18 @@ attempts a retry policy made.
 """
 
 import asyncio
+import json
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qs
 
 from aiohttp import ClientError, ClientSession, web
 
 from tests.support.moto_server import free_port
 
-FaultKind = Literal["throttle", "server_error", "disconnect", "slow"]
+FaultKind = Literal["throttle", "server_error", "disconnect", "slow", "unprocessed"]
 _HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "content-encoding"}
 
 
@@ -36,6 +37,15 @@ def _operation(request: web.Request, body: bytes) -> str:
     if body and request.content_type == "application/x-www-form-urlencoded":
         return parse_qs(body.decode()).get("Action", ["?"])[0]  # query protocol: SNS
     return f"{request.method} {request.path}"
+
+
+def _leave_unprocessed(body: bytes) -> tuple[bytes, dict[str, Any]]:
+    """A BatchWriteItem body reduced to each table's first request, and the rest: what
+    DynamoDB answers as ``UnprocessedItems`` when a table's throughput is exceeded."""
+    requests = json.loads(body)["RequestItems"]
+    kept = {table: writes[:1] for table, writes in requests.items()}
+    left = {table: writes[1:] for table, writes in requests.items() if writes[1:]}
+    return json.dumps({"RequestItems": kept}).encode(), left
 
 
 def _error(request: web.Request, kind: FaultKind) -> web.Response:
@@ -108,7 +118,10 @@ class FaultProxy:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         fault = self._take_fault(_operation(request, body), body)
-        if fault is not None:
+        unprocessed: dict[str, Any] | None = None
+        if fault is not None and fault.kind == "unprocessed":
+            body, unprocessed = _leave_unprocessed(body)  # moto checks no signature
+        elif fault is not None:
             if fault.kind == "disconnect":
                 if request.transport is not None:
                     request.transport.abort()
@@ -125,6 +138,11 @@ class FaultProxy:
             ) as upstream:
                 payload = await upstream.read()
                 out = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_HEADERS}
+                if unprocessed is not None and upstream.status == 200:
+                    answer = json.loads(payload) | {"UnprocessedItems": unprocessed}
+                    payload = json.dumps(answer).encode()
+                    # botocore checks the body's CRC32 only when the header is there
+                    out = {k: v for k, v in out.items() if k.lower() != "x-amz-crc32"}
                 return web.Response(status=upstream.status, body=payload, headers=out)
         except ClientError:  # moto went away (shutdown): answer as a gateway would
             return web.Response(status=502, text="upstream unavailable")

@@ -87,6 +87,7 @@ from local.aws import (
     state_saver,
     stream_iterators,
     ttl_expiry,
+    update_expressions,
 )
 from local.aws.allocators import allocator_bytes
 from local.aws.emulator import STATE_REFUSED, StateKeeping
@@ -209,6 +210,7 @@ PER_REQUEST_FIXES = (
     response_keys,
     queue_attributes,
     json_requests,
+    update_expressions,
 )
 
 

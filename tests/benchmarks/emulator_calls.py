@@ -51,6 +51,7 @@ ORDER = Order.model_validate(
 ACTIONS = (
     "dynamodb.PutItem",
     "dynamodb.UpdateItem",
+    "dynamodb.BatchWriteItem",
     "dynamodb.GetRecords",
     "sns.Publish",
     "sns.PublishBatch",
@@ -88,6 +89,26 @@ class Bench:
                 ":now": {"N": "1790000000.123"},
                 ":id": {"S": "<bench@orders.local>"},
             },
+        )
+
+    async def batch_write(self) -> None:
+        """Ten SENT marks, as the email consumer writes a batch's."""
+        marks = [
+            {
+                "PutRequest": {
+                    "Item": {
+                        "IdempotencyKey": {"S": f"email#{uuid.uuid4()}"},
+                        "Status": {"S": "SENT"},
+                        "SentAt": {"N": "1790000000.123"},
+                        "MessageId": {"S": "<bench@orders.local>"},
+                        "ExpiresAt": {"N": "1791209600"},
+                    }
+                }
+            }
+            for _ in range(10)
+        ]
+        await (await self.clients.dynamodb()).batch_write_item(
+            RequestItems={self.p.names.idempotency_table: marks}
         )
 
     async def get_records(self) -> None:
@@ -169,6 +190,7 @@ async def one_round(pid: int, bench: Bench, calls: int) -> dict[str, float]:
     costs = {
         "dynamodb.PutItem": await timed(pid, calls, bench.put_item),
         "dynamodb.UpdateItem": await timed(pid, calls, bench.update_item),
+        "dynamodb.BatchWriteItem": await timed(pid, max(calls // 10, 1), bench.batch_write),
         "dynamodb.GetRecords": await timed(pid, calls, bench.get_records),
         "sns.Publish": await timed(pid, calls, bench.publish),
         "sns.PublishBatch": await timed(pid, max(calls // 10, 1), bench.publish_batch),

@@ -1,8 +1,8 @@
-"""The local stack's clients send the same User-Agent header with cleaned parts remembered.
+"""The local stack's clients send the same requests: the User-Agent header with cleaned parts
+remembered, the same body without botocore's parameter validation.
 
-The header is built by botocore as every call is prepared; the test stops each call at
-``before-send`` (answering it there, so nothing leaves the process: only the request's own
-headers are under test) and compares the headers botocore built each way.
+The test stops each call at ``before-send`` (answering it there, so nothing leaves the process:
+only the request itself is under test) and compares what botocore built each way.
 """
 
 from collections.abc import Iterator
@@ -12,6 +12,7 @@ import botocore.session
 import botocore.useragent
 import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.exceptions import ParamValidationError
 
 from local.lambda_runtime import client_costs
 
@@ -21,9 +22,11 @@ class Answered:
 
     def __init__(self) -> None:
         self.user_agents: list[bytes] = []
+        self.bodies: list[bytes] = []
 
     def __call__(self, request: Any, **_: Any) -> AWSResponse:
         self.user_agents.append(request.headers["User-Agent"])
+        self.bodies.append(request.body)
         return AWSResponse(request.url, 200, HTTPHeaders(), RawBody(b"{}"))
 
 
@@ -76,3 +79,45 @@ def test_a_botocore_it_was_not_written_for_is_left_as_it_ships(
     monkeypatch.setattr(botocore, "__version__", "9.9.9")
     client_costs.install()
     assert botocore.useragent.sanitize_user_agent_string_component is client_costs._botocore_own
+
+
+ORDER_ITEM = {
+    "OrderId": {"S": "o-1"},
+    "Items": {"L": [{"M": {"ProductId": {"S": "p"}, "Quantity": {"N": "2"}}}]},
+    "Tags": {"SS": ["a", "b"]},
+    "Gift": {"BOOL": False},
+}
+
+
+def put_items(on: bool, *items: dict[str, Any]) -> Answered:
+    client_costs.install(on=on)
+    session = botocore.session.get_session()
+    answered = Answered()
+    session.register("before-send", answered)  # type: ignore[arg-type]
+    client = session.create_client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    for item in items:
+        client.put_item(
+            TableName="Orders", Item=item, ConditionExpression="attribute_not_exists(OrderId)"
+        )
+    return answered
+
+
+def test_a_valid_call_sends_the_same_body_without_parameter_validation(restore: None) -> None:
+    assert put_items(True, ORDER_ITEM).bodies == put_items(False, ORDER_ITEM).bodies
+
+
+def test_an_invalid_parameter_is_left_to_the_server_not_refused_by_the_client(
+    restore: None,
+) -> None:
+    """What the local stack gives up: the emulator answers such a call (a ValidationException,
+    as AWS would); botocore's own clients refuse it before sending."""
+    bad = {"OrderId": {"S": 7}}
+    with pytest.raises(ParamValidationError):
+        put_items(False, bad)
+    assert len(put_items(True, bad).bodies) == 1

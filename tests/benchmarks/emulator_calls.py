@@ -93,7 +93,7 @@ class Bench:
 
     async def batch_write(self) -> None:
         """Ten SENT marks, as the email consumer writes a batch's."""
-        marks = [
+        marks: list[Any] = [
             {
                 "PutRequest": {
                     "Item": {

@@ -68,7 +68,7 @@ def _settled(boto: Boto, outbox: Path, aws: str) -> bool:
         for row in usage
         if (row["caller"], row["call"]) == ("email-consumer", "dynamodb.BatchWriteItem")
     ]
-    return sum(marked) >= ORDERS  # every confirmation marked SENT
+    return bool(sum(marked) >= ORDERS)  # every confirmation marked SENT
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,14 @@ def new_event(**changes: Any) -> dict[str, Any]:
     return event | {"orderId": str(uuid.uuid4())} | changes
 
 
+def published(boto: Boto, stack: Provisioned, count: int) -> list[dict[str, Any]]:
+    """``count`` new events, each published to the topic."""
+    events = [new_event() for _ in range(count)]
+    for event in events:
+        publish(boto, stack, event)
+    return events
+
+
 def publish(boto: Boto, stack: Provisioned, event: dict[str, Any]) -> None:
     boto.client("sns").publish(
         TopicArn=stack.topic_arn,
@@ -145,9 +153,7 @@ def test_customer_data_is_escaped_in_html_and_non_ascii_is_kept(
 def test_a_batch_with_one_failing_record_reports_exactly_that_record(
     consumers: Consumers, boto: Boto, stack: Provisioned, faults: FaultProxy, smtp: SmtpSink
 ) -> None:
-    events = [new_event() for _ in range(3)]
-    for event in events:
-        publish(boto, stack, event)
+    events = published(boto, stack, 3)
     faults.inject(
         "PutItem", "server_error", match=f"{events[1]['orderId']}#ORDER_CREATED"
     )  # its audit write only
@@ -362,9 +368,7 @@ def sent_records(boto: Boto, stack: Provisioned, events: list[dict[str, Any]]) -
 def test_a_batchs_confirmations_are_marked_sent_in_one_request(
     consumers: Consumers, smtp: SmtpSink, boto: Boto, stack: Provisioned, faults: FaultProxy
 ) -> None:
-    events = [new_event() for _ in range(4)]
-    for event in events:
-        publish(boto, stack, event)
+    events = published(boto, stack, 4)
     faults.clear()
     outcome = consumers.poll("email")
     assert (outcome.received, outcome.failed) == (4, [])
@@ -378,9 +382,7 @@ def test_marks_dynamodb_leaves_unprocessed_are_written_again(
 ) -> None:
     """DynamoDB writes part of a batch when a table's throughput is exceeded; moto never
     does, so the proxy leaves all but the first of each request unprocessed, twice."""
-    events = [new_event() for _ in range(3)]
-    for event in events:
-        publish(boto, stack, event)
+    events = published(boto, stack, 3)
     faults.clear()
     faults.inject("BatchWriteItem", "unprocessed", times=2)
     outcome = consumers.poll("email")
@@ -400,9 +402,7 @@ def test_marks_that_cannot_be_written_fail_no_record_and_send_nothing_twice(
 ) -> None:
     """The emails went out: failing their records would only bring them back to be sent
     again once the claims lapse. They succeed, and the lost marks are logged."""
-    events = [new_event() for _ in range(2)]
-    for event in events:
-        publish(boto, stack, event)
+    events = published(boto, stack, 2)
     faults.inject("BatchWriteItem", "server_error")
     outcome = consumers.poll("email")
     assert (outcome.received, outcome.failed) == (2, [])
@@ -410,4 +410,4 @@ def test_marks_that_cannot_be_written_fail_no_record_and_send_nothing_twice(
     assert queue_depth(boto, stack.email.url) == 0
     assert sent_records(boto, stack, events) == ["SENDING"] * 2  # the claims, to lapse
     [logged] = [r for r in caplog.records if "sent but not marked SENT" in r.getMessage()]
-    assert sorted(logged.orderIds) == sorted(event["orderId"] for event in events)
+    assert sorted(logged.__dict__["orderIds"]) == sorted(event["orderId"] for event in events)

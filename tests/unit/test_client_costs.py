@@ -94,7 +94,7 @@ def put_items(on: bool, *items: dict[str, Any]) -> Answered:
     session = botocore.session.get_session()
     answered = Answered()
     session.register("before-send", answered)  # type: ignore[arg-type]
-    client = session.create_client(
+    client: Any = session.create_client(
         "dynamodb",
         region_name="us-east-1",
         endpoint_url="http://127.0.0.1:9",

@@ -6,7 +6,10 @@ batch's confirmations are written together once the batch's records are done.
 A redelivery finds SENT and skips; a concurrent duplicate finds a live SENDING claim and fails
 its record, to be retried after the first has finished. The remaining window: the function
 dies after the SMTP server accepted the mail and before SENT is written; the lease then runs
-out and the redelivery sends a second copy, with the same Message-ID.
+out and the redelivery sends a second copy, with the same Message-ID. Since the marks are
+written per batch, that window holds every email the batch sent so far (one batch's worth, 10
+at most by default), where a mark per email held only the one being sent: the price of one
+request a batch instead of one an email.
 """
 
 from collections.abc import Sequence
@@ -104,8 +107,8 @@ class SentEmailLedger:
         """Replace the claims with SENT records, whole, up to 25 in one BatchWriteItem.
 
         A put leaves the same item an UpdateItem of the claim would (and BatchWriteItem has no
-        conditions: none is needed, the claim is ours). One request for a batch's confirmations
-        where a PutItem each cost a round trip each, on both ends. Items DynamoDB leaves
+        conditions: none is needed, the claim is ours). One request for a batch's confirmations,
+        where a PutItem each cost a round trip apiece on both ends. Items DynamoDB leaves
         unprocessed are sent again, with the retry policy's backoff; raises if some are still
         unwritten when it gives up."""
         puts = {

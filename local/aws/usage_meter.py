@@ -8,9 +8,9 @@ AWS bills the pipeline's data services per request, but a request is not always 
   finds nothing still costs one unit). Every global secondary index the item is in, before or
   after, costs a write of its projection. Item sizes follow AWS's rules ("Item sizes and
   formats" in the DynamoDB developer guide), computed from the items moto holds, before and
-  after the call. A BatchWriteItem bills each of its puts and deletes as that single write would
-  (moto leaves none unprocessed), in the row of the item's table; a request naming two tables counts
-  as a request in each one's row. Transactions and batch reads count as requests only: the
+  after the call. A BatchWriteItem bills each of its puts and deletes as that single write
+  would (moto leaves none unprocessed), in the row of the item's table; a request naming two
+  tables counts as a request in each one's row. Transactions and batch reads count as requests only: the
   pipeline makes none.
 - SQS and SNS bill a request per 64 KB chunk of payload. A receive that returns nothing is billed
   like any other.
@@ -230,10 +230,13 @@ class UsageMeter:
             if table is None or not isinstance(table_writes, list):
                 continue
             for write in table_writes:
-                put = (write or {}).get("PutRequest") if isinstance(write, dict) else None
-                delete = (write or {}).get("DeleteRequest") if isinstance(write, dict) else None
+                if not isinstance(write, dict):
+                    continue
+                put, delete = write.get("PutRequest"), write.get("DeleteRequest")
                 item = put.get("Item") if isinstance(put, dict) else None
-                key = item if item is not None else (delete or {}).get("Key")
+                key = item
+                if key is None and isinstance(delete, dict):
+                    key = delete.get("Key")
                 if isinstance(key, dict):
                     writes.append(BatchWrite(name, table, key, item, self._stored(table, key)))
         return writes or None  # none known: counted as a request, like any other call

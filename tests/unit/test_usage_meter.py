@@ -82,3 +82,23 @@ def test_a_batch_the_meter_cannot_read_is_still_counted_as_a_request(body: bytes
         meter.after("dynamodb", "BatchWriteItem", 400, body, b"{}", before, UA)
     [row] = meter.as_json()
     assert (row["call"], row["requests"], row["write_units"]) == ("dynamodb.BatchWriteItem", 1, 0)
+
+
+def test_hostile_writes_in_a_batch_on_a_known_table_are_skipped_not_raised(dynamodb: Any) -> None:
+    body = json.dumps(
+        {
+            "RequestItems": {
+                "Ledger": [
+                    {"DeleteRequest": "x"},
+                    "y",
+                    {"PutRequest": {"Item": 3}},
+                    {"PutRequest": {"Item": {"K": {"S": "ok"}}}},
+                ]
+            }
+        }
+    ).encode()
+    meter = UsageMeter()
+    before = meter.before("dynamodb", "BatchWriteItem", "us-east-1", body)
+    meter.after("dynamodb", "BatchWriteItem", 400, body, b"{}", before, UA)  # moto refuses it
+    [row] = meter.as_json()
+    assert (row["resource"], row["requests"], row["write_units"]) == ("Ledger", 1, 0)

@@ -192,6 +192,32 @@ def capacity_lines(verdict: Verdict, throttle: float, cost: MachineCost | None) 
     ]
 
 
+# Above this share of the machine's cores kept busy by the stack, a missed latency is told as
+# measured on a machine near its capacity (locust, beside it, needs CPU too).
+BUSY_SHARE = 0.75
+
+
+def busy_lines(verdict: Verdict, cost: MachineCost | None, cores: int) -> list[str]:
+    """What the run says about this machine when thresholds were missed without any capacity
+    refusal: how much of its CPU the stack kept busy, when that was most of it."""
+    if verdict.passed or verdict.capacity_bound or cost is None or cores < 1:
+        return []
+    busy = verdict.accepted_rate * cost.total_cpu_ms / 1000
+    if busy < BUSY_SHARE * cores:
+        return []
+    busiest = cost.busiest
+    return [
+        f"  MACHINE: the stack kept {busy:.1f} of this machine's {cores} cores busy "
+        f"({cost.total_cpu_ms:.1f} CPU-ms an order at {verdict.accepted_rate:.0f} orders/s); "
+        "what was missed above was measured on a machine near its capacity",
+        *(
+            [f"  MACHINE: busiest process: {busiest[0]}, {busiest[1]:.1f} CPU-ms per order"]
+            if busiest
+            else []
+        ),
+    ]
+
+
 def _aws_endpoint(args: argparse.Namespace, local: bool) -> str | None:
     return args.aws or (
         os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566") if local else None
@@ -353,6 +379,8 @@ def _run_in(args: argparse.Namespace, scenario: Scenario, out: Path, local: bool
     for failure in failures:
         print(f"  MISSED: {failure}")
     for line in capacity_lines(verdict, args.throttle, cost):
+        print(line)
+    for line in busy_lines(verdict, cost, os.cpu_count() or 1):
         print(line)
     if failures:
         print("FAIL", flush=True)

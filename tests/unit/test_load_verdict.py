@@ -7,7 +7,7 @@ import pytest
 
 from load import cli as load_cli
 from load.machine import MachineCost, find_orders_up, role_of
-from load.runner import capacity_lines
+from load.runner import busy_lines, capacity_lines
 from load.scenarios import Mix, Scenario, Stage, Thresholds, scenarios
 from load.verdict import CAPACITY_REFUSAL, STAGE_THROTTLE, Sample, judge, percentile
 
@@ -191,3 +191,22 @@ def test_a_mix_is_done_in_its_shares_every_kind_early() -> None:
     assert Counter(kinds) == {"order": 10, "invalid": 4, "retry": 4, "read": 2}
     assert set(kinds[:10]) == {"order", "invalid", "retry", "read"}
     assert Mix().sequence(5) == ["order"] * 5
+
+
+def test_a_latency_missed_on_a_machine_kept_busy_says_so_and_still_fails() -> None:
+    """No capacity refusal: the verdict stays FAIL, and says how busy the stack kept the
+    machine when that was most of it."""
+    verdict = judge(run(20, 50, ms=80.0), scenario(CAPACITY), BEGAN)
+    assert verdict.failures
+    assert not verdict.capacity_bound
+    busy = MachineCost(10, [200.0, 200.0], {"emulator": 10.0, "email containers": 26.0}, {})
+    lines = busy_lines(verdict, busy, cores=2)
+    assert lines[0].startswith("  MACHINE: the stack kept 1.8 of this machine's 2 cores busy")
+    assert "36.0 CPU-ms an order at 50 orders/s" in lines[0]
+    assert "busiest process: email containers, 26.0 CPU-ms per order" in lines[1]
+    idle = MachineCost(10, [200.0, 200.0], {"emulator": 10.0}, {})
+    assert busy_lines(verdict, idle, cores=2) == []  # 0.5 of 2 cores: the pipeline's miss
+    assert busy_lines(verdict, None, cores=2) == []
+    passed = judge(run(20, 50, ms=10.0), scenario(CAPACITY), BEGAN)
+    assert passed.passed
+    assert busy_lines(passed, busy, cores=2) == []

@@ -13,7 +13,11 @@
   of the client. The test suite's own clients still validate, so a handler that sends a bad
   parameter fails its tests as it would fail on AWS.
 
-Both are checked in ``tests/unit/test_client_costs.py``. Only the local stack installs this
+- SigV4 signing derives the ``host`` it signs from the request's URL with ``urlsplit`` on every
+  call, a quarter of the signing (an eighth of the call): a pure function of the URL, so each
+  URL's host is derived once and remembered; the signature is the same.
+
+All three are checked in ``tests/unit/test_client_costs.py``. Only the local stack installs this
 (its Lambda containers and its own pollers); the functions deployed to AWS run botocore as it
 ships.
 """
@@ -23,14 +27,18 @@ from typing import Any
 
 import botocore
 import botocore.args
+import botocore.auth
 import botocore.useragent
 
 WRITTEN_FOR_BOTOCORE = ("1.40.61",)
 MAX_PARTS = 512
+MAX_URLS = 512
 
 _botocore_own = botocore.useragent.sanitize_user_agent_string_component
 _remembered = functools.lru_cache(maxsize=MAX_PARTS)(_botocore_own)
 _botocore_client_args = botocore.args.ClientArgsCreator.compute_client_args
+_botocore_host_from_url = botocore.auth._host_from_url  # type: ignore[attr-defined]
+_remembered_hosts = functools.lru_cache(maxsize=MAX_URLS)(_botocore_host_from_url)
 
 
 def _client_args_without_validation(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -40,8 +48,8 @@ def _client_args_without_validation(self: Any, *args: Any, **kwargs: Any) -> Any
 
 
 def install(on: bool = True) -> None:
-    """Remember cleaned User-Agent parts and make clients that skip parameter validation
-    (``on=False``: botocore's own again, for clients made after). A botocore this was not
+    """Remember cleaned User-Agent parts and signed hosts, and make clients that skip parameter
+    validation (``on=False``: botocore's own again, for clients made after). A botocore this was not
     written for is left as it is."""
     if botocore.__version__ not in WRITTEN_FOR_BOTOCORE:
         return
@@ -49,3 +57,4 @@ def install(on: bool = True) -> None:
     botocore.args.ClientArgsCreator.compute_client_args = (  # type: ignore[method-assign]
         _client_args_without_validation if on else _botocore_client_args
     )
+    botocore.auth._host_from_url = _remembered_hosts if on else _botocore_host_from_url  # type: ignore[attr-defined]

@@ -6,8 +6,10 @@ only the request itself is under test) and compares what botocore built each way
 """
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
+import botocore.auth
 import botocore.session
 import botocore.useragent
 import pytest
@@ -23,10 +25,12 @@ class Answered:
     def __init__(self) -> None:
         self.user_agents: list[bytes] = []
         self.bodies: list[bytes] = []
+        self.signatures: list[bytes] = []
 
     def __call__(self, request: Any, **_: Any) -> AWSResponse:
         self.user_agents.append(request.headers["User-Agent"])
         self.bodies.append(request.body)
+        self.signatures.append(request.headers["Authorization"])
         return AWSResponse(request.url, 200, HTTPHeaders(), RawBody(b"{}"))
 
 
@@ -121,3 +125,34 @@ def test_an_invalid_parameter_is_left_to_the_server_not_refused_by_the_client(
     with pytest.raises(ParamValidationError):
         put_items(False, bad)
     assert len(put_items(True, bad).bodies) == 1
+
+
+def test_the_signature_is_the_same_with_signed_hosts_remembered(
+    restore: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At one instant (the signature covers the time), for an endpoint with a port and one
+    without, each signed twice."""
+    instant = datetime(2026, 11, 28, 10, 0, 0)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: instant)
+
+    def signatures(on: bool) -> list[bytes]:
+        client_costs.install(on=on)
+        session = botocore.session.get_session()
+        answered = Answered()
+        session.register("before-send", answered)  # type: ignore[arg-type]
+        for endpoint in ("http://127.0.0.1:4566", "https://dynamodb.us-east-1.amazonaws.com"):
+            client: Any = session.create_client(
+                "dynamodb",
+                region_name="us-east-1",
+                endpoint_url=endpoint,
+                aws_access_key_id="test",
+                aws_secret_access_key="test",
+            )
+            for _ in range(2):
+                client.list_tables()
+        return answered.signatures
+
+    own, remembered = signatures(on=False), signatures(on=True)
+    assert remembered == own
+    assert len(set(own)) == 2  # the two hosts sign differently
+    assert client_costs._remembered_hosts.cache_info().hits > 0

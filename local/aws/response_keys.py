@@ -63,9 +63,18 @@ def _plain(self: ResponseSerializer, value: Any) -> bool:
 def _get_value(self: ResponseSerializer, value: Any, key: str, shape: Any) -> Any:
     if not _plain(self, value):
         return _moto_own(self, value, key, shape)
-    keys = _possible_keys(self, value, key, shape)
+    return _first_present(value, _possible_keys(self, value, key, shape))
+
+
+def _first_present(value: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    """The value under the first of ``keys`` found in ``value`` (a dotted key is a path, as
+    moto's ``get_value`` reads it), ``None`` when none is: what moto's picker answers."""
     for possible in keys:
-        found = get_value(value, possible, MISSING)
+        found = (
+            value.get(possible, MISSING)
+            if "." not in possible
+            else get_value(value, possible, MISSING)
+        )
         if found is not MISSING:
             return found
     return None
@@ -121,16 +130,9 @@ def _serialize_type_structure(
     wrapper: Any = self.MAP_TYPE() if key else serialized
     for member_key, member_shape, keys in members:
         member_shape.parent = shape  # as moto's walk leaves it
-        for possible in keys:
-            found = (
-                value.get(possible, MISSING)
-                if "." not in possible
-                else get_value(value, possible, MISSING)
-            )
-            if found is not MISSING:
-                if found is not None:
-                    self._serialize(wrapper, found, member_shape, member_key)
-                break
+        found = _first_present(value, keys)
+        if found is not None:
+            self._serialize(wrapper, found, member_shape, member_key)
     if key:
         self._default_serialize(serialized, wrapper, shape, key)
 

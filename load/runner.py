@@ -176,20 +176,24 @@ def capacity_lines(verdict: Verdict, throttle: float, cost: MachineCost | None) 
     """What the run says about this machine when thresholds were missed for its capacity."""
     if not verdict.capacity_bound:
         return []
-    busiest = cost.busiest if cost is not None else None
     return [
         f"  MACHINE: this machine serves about {verdict.accepted_rate:.0f} orders/s here; the "
         f"stage throttle ({throttle:g}/s) was "
         + ("never reached" if not verdict.stage_throttled else "reached too")
         + f": {verdict.capacity_refused} of the 429s were capacity refusals (every API "
         f"container busy), {verdict.stage_throttled} the stage's",
-        (
-            f"  MACHINE: busiest process: {busiest[0]}, {busiest[1]:.1f} CPU-ms per order"
-            if busiest
-            else "  MACHINE: (run against orders up on this machine to see which process is busiest)"
-        ),
+        _busiest_line(cost)
+        or "  MACHINE: (run against orders up on this machine to see which process is busiest)",
         *(f"  MACHINE-BOUND: {line}" for line in verdict.capacity_bound),
     ]
+
+
+def _busiest_line(cost: MachineCost | None) -> str:
+    """The process that spent the most CPU per order; empty when none was measured."""
+    busiest = cost.busiest if cost is not None else None
+    if busiest is None:
+        return ""
+    return f"  MACHINE: busiest process: {busiest[0]}, {busiest[1]:.1f} CPU-ms per order"
 
 
 # Above this share of the machine's cores kept busy by the stack, a missed latency is told as
@@ -205,17 +209,13 @@ def busy_lines(verdict: Verdict, cost: MachineCost | None, cores: int) -> list[s
     busy = verdict.accepted_rate * cost.total_cpu_ms / 1000
     if busy < BUSY_SHARE * cores:
         return []
-    busiest = cost.busiest
-    return [
+    lines = [
         f"  MACHINE: the stack kept {busy:.1f} of this machine's {cores} cores busy "
         f"({cost.total_cpu_ms:.1f} CPU-ms an order at {verdict.accepted_rate:.0f} orders/s); "
         "what was missed above was measured on a machine near its capacity",
-        *(
-            [f"  MACHINE: busiest process: {busiest[0]}, {busiest[1]:.1f} CPU-ms per order"]
-            if busiest
-            else []
-        ),
+        _busiest_line(cost),
     ]
+    return [line for line in lines if line]
 
 
 def _aws_endpoint(args: argparse.Namespace, local: bool) -> str | None:
